@@ -1,0 +1,73 @@
+"""
+backscroll: read chat history out of conversational-AI vendors through one async interface.
+
+.. code-block:: python
+
+    async with backscroll.CursorProvider(api_key="...") as provider:
+        async for message in provider.messages("con_9s2kd81"):
+            print(message.role, message.content)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backscroll import errors
+from backscroll._converter import from_dict, to_dict
+from backscroll._models import Conversation, Message, Role
+from backscroll._protocols import ChatHistoryProvider, DeletesConversations, ListsConversations
+from backscroll.errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BackscrollError,
+    BadRequestError,
+    ConfigurationError,
+    ConversionError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    ResponseFormatError,
+    ServerError,
+)
+from backscroll.providers import ConvaiProvider, CursorProvider, TalkifaiProvider
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BackscrollError",
+    "BadRequestError",
+    "ChatHistoryProvider",
+    "ConfigurationError",
+    "ConvaiProvider",
+    "Conversation",
+    "ConversionError",
+    "CursorProvider",
+    "DeletesConversations",
+    "ListsConversations",
+    "Message",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseFormatError",
+    "Role",
+    "ServerError",
+    "TalkifaiProvider",
+    "errors",
+    "from_dict",
+    "to_dict",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from importlib.metadata import version  # noqa: PLC0415 - only when asked for
+
+        return version("backscroll")
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -1,0 +1,112 @@
+"""
+The package's own cattrs converter: lossless, JSON-ready dicts for the models.
+
+Datetimes become ISO 8601 strings with their UTC offset; roles become their string values;
+``metadata`` and ``raw`` become plain dicts. ``from_dict(to_dict(x)) == x`` for every model,
+also after a trip through ``json.dumps``/``json.loads``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import cattrs
+
+from backscroll._models import Conversation, Message, Role
+from backscroll.errors import ConversionError
+
+__all__ = ["converter", "from_dict", "to_dict"]
+
+T = TypeVar("T", Message, Conversation)
+
+converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    return value.isoformat()
+
+
+def _structure_datetime(value: object, _: type) -> datetime:
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+    else:
+        msg = f"expected an ISO 8601 string, got {type(value).__name__}"
+        raise TypeError(msg)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def _structure_role(value: object, _: type) -> Role:
+    if not isinstance(value, str):
+        msg = f"expected a role string, got {type(value).__name__}"
+        raise TypeError(msg)
+    return Role(value)
+
+
+def _unstructure_role(value: Role) -> str:
+    return value.value
+
+
+def _structure_mapping(value: object, _: type) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        msg = f"expected an object, got {type(value).__name__}"
+        raise TypeError(msg)
+    return dict(value)
+
+
+def _unstructure_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+def _is_json_object(type_: object) -> bool:
+    # ``metadata`` and ``raw`` hold vendor JSON as it came: copied, never re-shaped.
+    return type_ == Mapping[str, Any]
+
+
+converter.register_unstructure_hook(datetime, _unstructure_datetime)
+converter.register_structure_hook(datetime, _structure_datetime)
+converter.register_structure_hook(Role, _structure_role)
+converter.register_unstructure_hook(Role, _unstructure_role)
+converter.register_structure_hook_func(_is_json_object, _structure_mapping)
+converter.register_unstructure_hook_func(_is_json_object, _unstructure_mapping)
+
+
+def to_dict(obj: Message | Conversation) -> dict[str, Any]:
+    """
+    Turn a `Message` or `Conversation` into a plain, JSON-compatible dict.
+
+    This is the canonical, lossless form: `JsonlSink` writes it, `from_dict` reads it back.
+
+    .. versionadded:: 0.1.0
+    """
+    result: dict[str, Any] = converter.unstructure(obj)
+    return result
+
+
+def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
+    """
+    Build a `Message` or `Conversation` from the dict `to_dict` made.
+
+    Raises:
+        ConversionError: *data* is not a valid model; the message names the field.
+
+    .. versionadded:: 0.1.0
+    """
+    try:
+        return converter.structure(data, cls)
+    except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:
+        detail = _explain(exc)
+        msg = f"cannot read a {cls.__name__} from this data: {detail}"
+        raise ConversionError(msg) from None
+
+
+def _explain(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        notes = cattrs.transform_error(exc)
+        return "; ".join(notes)
+    return str(exc)

@@ -1,0 +1,150 @@
+"""
+Reading fields out of vendor JSON, with errors that say where and what.
+
+Every vendor module reads its records through these functions, so that a record of the
+wrong shape becomes a `ResponseFormatError` naming the field, never a bare ``KeyError`` or
+``TypeError``. Vendor-independent coercions (string-typed numbers, naive timestamps) live
+here once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any, NoReturn
+
+from backscroll.errors import ResponseFormatError
+
+__all__ = [
+    "describe",
+    "fail",
+    "get_bool",
+    "get_int_or_none",
+    "get_list",
+    "get_mapping",
+    "get_str",
+    "get_str_or_none",
+    "parse_timestamp",
+    "require_mapping",
+]
+
+_MAX_SHOWN = 60
+
+
+def describe(value: object) -> str:
+    """Say briefly what a value is, for an error message (never the whole value)."""
+    kind = type(value).__name__
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        keys = ", ".join(sorted(str(k) for k in value)[:6])
+        return f"an object with keys [{keys}]"
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    text = repr(value)
+    if len(text) > _MAX_SHOWN:
+        text = text[: _MAX_SHOWN - 3] + "..."
+    return f"{kind} {text}"
+
+
+def fail(provider: str, where: str, expected: str, found: object) -> NoReturn:
+    """Raise the `ResponseFormatError` that says which field was wrong and what was found."""
+    msg = (
+        f"{provider} answered in an undocumented shape: {where} should be {expected}, "
+        f"but is {describe(found)}. If the vendor changed its API, please report it."
+    )
+    raise ResponseFormatError(msg)
+
+
+def require_mapping(provider: str, value: object, where: str) -> Mapping[str, Any]:
+    """Return *value* if it is a JSON object, else raise `ResponseFormatError`."""
+    if not isinstance(value, Mapping):
+        fail(provider, where, "an object", value)
+    return value
+
+
+def _get(provider: str, record: Mapping[str, Any], key: str, where: str) -> object:
+    try:
+        return record[key]
+    except KeyError:
+        msg = (
+            f"{provider} answered in an undocumented shape: {where}.{key} is missing "
+            f"(found {describe(record)}). If the vendor changed its API, please report it."
+        )
+        raise ResponseFormatError(msg) from None
+
+
+def get_mapping(provider: str, record: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    """Read a required object field."""
+    return require_mapping(provider, _get(provider, record, key, where), f"{where}.{key}")
+
+
+def get_list(provider: str, record: Mapping[str, Any], key: str, where: str) -> Sequence[Any]:
+    """Read a required array field."""
+    value = _get(provider, record, key, where)
+    if not isinstance(value, list):
+        fail(provider, f"{where}.{key}", "a list", value)
+    return value
+
+
+def get_str(provider: str, record: Mapping[str, Any], key: str, where: str) -> str:
+    """Read a required string field."""
+    value = _get(provider, record, key, where)
+    if not isinstance(value, str):
+        fail(provider, f"{where}.{key}", "a string", value)
+    return value
+
+
+def get_str_or_none(provider: str, record: Mapping[str, Any], key: str, where: str) -> str | None:
+    """Read an optional string field (absent or null gives ``None``)."""
+    value = record.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    fail(provider, f"{where}.{key}", "a string or null", value)
+
+
+def get_bool(provider: str, record: Mapping[str, Any], key: str, where: str) -> bool | None:
+    """Read an optional boolean, accepting the strings ``"true"``/``"false"`` some vendors send."""
+    value = record.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    fail(provider, f"{where}.{key}", "a boolean or null", value)
+
+
+def get_int_or_none(provider: str, record: Mapping[str, Any], key: str, where: str) -> int | None:
+    """Read an optional integer; string-typed numbers (``"45"``) are accepted."""
+    value = record.get(key)
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return None
+        if re.fullmatch(r"[+-]?\d{1,18}", text):
+            return int(text)
+    fail(provider, f"{where}.{key}", "an integer or null", value)
+
+
+def parse_timestamp(
+    provider: str, value: object, where: str, *, assume: tzinfo = UTC
+) -> datetime:
+    """
+    Parse an ISO 8601 timestamp into an aware UTC datetime.
+
+    A naive timestamp (no offset) is read in *assume*, UTC unless the provider was told
+    another zone. ``Z`` and ``+00:00`` suffixes and a space instead of ``T`` are accepted.
+    """
+    if not isinstance(value, str):
+        fail(provider, where, "an ISO 8601 timestamp string", value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        fail(provider, where, "an ISO 8601 timestamp string", value)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=assume)
+    return parsed.astimezone(UTC)

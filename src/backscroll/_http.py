@@ -1,0 +1,461 @@
+"""
+The one HTTP core every provider sends its requests through.
+
+It owns the things that must be right once and the same for every vendor:
+
+- safe URLs: every value put into a path is percent-encoded (``..`` too), plain ``http://``
+  is refused unless the host is loopback or the caller opted in, redirects are never
+  followed;
+- retries with exponential backoff and jitter, honouring ``Retry-After``;
+- the mapping of transport failures and HTTP statuses onto `backscroll.errors`, quoting
+  the vendor's own error text;
+- a cap on the size of a response body, read as a stream so a huge body is never held;
+- redaction: credentials never reach an exception message, a ``repr`` or a log line.
+
+Why not stamina for the retries: the core may depend on httpx, attrs, cattrs and anyio
+only, and stamina brings tenacity with it. The policy needed here (exponential backoff with
+jitter, a cap, ``Retry-After`` in seconds or as an HTTP-date) is a dozen lines in
+`RetryPolicy.delay`, and having it in-house lets the tests drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+import anyio
+import attrs
+import httpx
+
+from backscroll import errors
+from backscroll._fields import describe
+
+__all__ = ["DEFAULT_TIMEOUT", "HTTPCore", "RetryPolicy", "encode_path_segment"]
+
+logger = logging.getLogger("backscroll")
+
+DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
+DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
+RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
+_REDACTED: Final = "[REDACTED]"
+_MIN_SECRET_LENGTH: Final = 4
+
+_STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
+    400: errors.BadRequestError,
+    401: errors.AuthenticationError,
+    403: errors.PermissionDeniedError,
+    404: errors.NotFoundError,
+    429: errors.RateLimitError,
+}
+
+
+def encode_path_segment(value: str, *, what: str = "id") -> str:
+    """
+    Percent-encode one URL path segment so that it can never change which endpoint is called.
+
+    ``/``, ``?``, ``#``, ``%``, spaces, CR/LF and non-ASCII are encoded; a segment of only
+    dots is encoded too, since HTTP clients collapse ``..`` segments.
+
+    Raises:
+        ConfigurationError: *value* is empty or not a string.
+    """
+    if not isinstance(value, str) or not value:
+        msg = f"{what} must be a non-empty string, got {describe(value)}"
+        raise errors.ConfigurationError(msg)
+    encoded = quote(value, safe="")
+    if encoded.strip(".") == "":
+        encoded = encoded.replace(".", "%2E")
+    return encoded
+
+
+@attrs.frozen(kw_only=True)
+class RetryPolicy:
+    """
+    When to retry a request and how long to wait.
+
+    Retried: connection errors, timeouts, 408, 409, 429 and 5xx. The wait before retry *n*
+    (0-based) is ``min(maximum, initial * 2**n)`` less up to 25% jitter, unless the vendor
+    sent ``Retry-After`` (seconds or an HTTP-date), which is honoured up to
+    *max_retry_after*.
+    """
+
+    max_retries: int = 2
+    initial: float = 0.5
+    maximum: float = 8.0
+    max_retry_after: float = 60.0
+
+    def delay(self, retry: int, response: httpx.Response | None) -> float:
+        """The seconds to wait before retry number *retry* (0-based)."""
+        if response is not None:
+            hinted = _retry_after(response)
+            if hinted is not None:
+                return min(hinted, self.max_retry_after)
+        backoff = min(self.maximum, self.initial * 2**retry)
+        return backoff * (1 - 0.25 * random.random())  # noqa: S311 - jitter, not crypto
+
+    def should_retry(self, status_code: int) -> bool:
+        """Whether a response with *status_code* is worth another attempt."""
+        return status_code in RETRYABLE_STATUSES or status_code >= 500  # noqa: PLR2004
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    milliseconds = response.headers.get("retry-after-ms")
+    if milliseconds is not None:
+        try:
+            return max(0.0, float(milliseconds) / 1000)
+        except ValueError:
+            pass
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Redactor:
+    """Replaces every known credential in a text with ``[REDACTED]``."""
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[str] = set()
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str | None) -> None:
+        """Remember one more credential to hide."""
+        if secret and len(secret) >= _MIN_SECRET_LENGTH:
+            self._secrets.add(secret)
+            # Also its URL-encoded form, in case a vendor echoes a query string.
+            self._secrets.add(quote(secret, safe=""))
+
+    def __call__(self, text: str) -> str:
+        """Return *text* with every credential replaced."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in text:
+                text = text.replace(secret, _REDACTED)
+        return text
+
+    def __repr__(self) -> str:
+        return f"<Redactor hiding {len(self._secrets)} secrets>"
+
+
+@attrs.define
+class Stats:
+    """Counters a caller (the migration report) can read."""
+
+    requests: int = 0
+    retries: int = 0
+
+
+class HTTPCore:
+    """
+    Sends a provider's requests: safe URLs, retries, error mapping, size cap, redaction.
+
+    Safe to use from many tasks at once (it holds no per-request state).
+    """
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        base_url: str,
+        credential_hint: str,
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        secrets: Iterable[str] = (),
+        send_request_id: bool = False,
+    ) -> None:
+        if max_retries < 0:
+            msg = f"max_retries must be 0 or more, got {max_retries}"
+            raise errors.ConfigurationError(msg)
+        self.provider = provider
+        self.base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
+        self.credential_hint = credential_hint
+        self.retry = RetryPolicy(max_retries=max_retries)
+        self.max_response_bytes = max_response_bytes
+        self.redact = Redactor(secrets)
+        self.stats = Stats()
+        self._send_request_id = send_request_id
+        self._sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+        if timeout is None:
+            self._timeout: httpx.Timeout | None = None if http_client else DEFAULT_TIMEOUT
+        else:
+            self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self._owns_client = http_client is None
+        self._client = http_client or httpx.AsyncClient(
+            timeout=self._timeout or DEFAULT_TIMEOUT, follow_redirects=False
+        )
+
+    def __repr__(self) -> str:
+        return f"<HTTPCore {self.provider} {self.base_url}>"
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this core created it; a caller's client stays open."""
+        if self._owns_client:
+            await self._client.aclose()
+
+    def url(self, *segments: str) -> str:
+        """The absolute URL of a path under the base URL; *segments* are encoded."""
+        return self.base_url + "/" + "/".join(segments)
+
+    async def request_json(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """
+        Send a request, retrying what is worth retrying, and return the decoded JSON body.
+
+        Raises:
+            APIConnectionError: could not connect, or the connection dropped (after retries).
+            APITimeoutError: the vendor did not answer in time (after retries).
+            APIStatusError: a non-success status (after retries, where they apply).
+            ResponseFormatError: the body is not JSON, or larger than the cap.
+        """
+        request_headers = dict(headers or {})
+        if self._send_request_id:
+            request_headers.setdefault("X-Request-Id", f"req_{uuid.uuid4().hex}")
+        request = self._client.build_request(
+            method,
+            url,
+            params=params,
+            json=json_body,
+            headers=request_headers,
+            timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+        if not str(request.url).startswith(self.base_url + "/"):
+            # Defence in depth: encode_path_segment makes this unreachable.
+            msg = f"refusing to send {self.provider} credentials outside {self.base_url}"
+            raise errors.ConfigurationError(msg)
+        path = request.url.path
+        attempts = self.retry.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
+            self.stats.requests += 1
+            try:
+                status, body, response = await self._send(request)
+            except httpx.TransportError as exc:
+                self._log(method, path, type(exc).__name__, attempt, attempts, started)
+                if attempt < attempts:
+                    await self._wait(attempt - 1, None)
+                    continue
+                raise self._transport_error(exc, method, path, attempts) from None
+            self._log(method, path, status, attempt, attempts, started)
+            if 200 <= status < 300:  # noqa: PLR2004
+                return self._decode(body, response, method, path)
+            if self.retry.should_retry(status) and attempt < attempts:
+                await self._wait(attempt - 1, response)
+                continue
+            raise self._status_error(status, body, response, request, method, path)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send(self, request: httpx.Request) -> tuple[int, bytes, httpx.Response]:
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and "content-encoding" not in response.headers:
+                self._check_size(int(declared))
+            chunks: list[bytes] = []
+            size = 0
+            # Decoded bytes are counted, so a small gzip bomb is cut off too.
+            try:
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    self._check_size(size)
+                    chunks.append(chunk)
+            except httpx.DecodingError:
+                encoding = response.headers.get("content-encoding")
+                msg = f"{self.provider} sent a body that does not decode as {encoding}"
+                raise errors.ResponseFormatError(msg) from None
+        finally:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+        return response.status_code, b"".join(chunks), response
+
+    def _check_size(self, size: int) -> None:
+        if size > self.max_response_bytes:
+            msg = (
+                f"{self.provider} sent a response larger than {self.max_response_bytes} bytes; "
+                "it was cut off unread. Use a smaller page_size, or raise max_response_bytes "
+                "if this vendor really sends bodies that large."
+            )
+            raise errors.ResponseFormatError(msg)
+
+    async def _wait(self, retry: int, response: httpx.Response | None) -> None:
+        self.stats.retries += 1
+        await self._sleep(self.retry.delay(retry, response))
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        outcome: object,
+        attempt: int,
+        attempts: int,
+        started: float,
+    ) -> None:
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s %s %s -> %s (attempt %d/%d, %.3fs)",
+                self.provider,
+                method,
+                self.redact(self.base_url.split("://", 1)[-1].split("/", 1)[0]),
+                self.redact(path),
+                outcome,
+                attempt,
+                attempts,
+                time.perf_counter() - started,
+            )
+
+    def _decode(self, body: bytes, response: httpx.Response, method: str, path: str) -> Any:
+        try:
+            return json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            content_type = response.headers.get("content-type", "no content type")
+            preview = self.redact(body[:80].decode("utf-8", "replace"))
+            msg = (
+                f"{self.provider} answered {method} {self.redact(path)} with "
+                f"{response.status_code} but the body is not JSON ({content_type}, "
+                f"starts with {preview!r}). The vendor may be down or behind a proxy; "
+                "try again later."
+            )
+            raise errors.ResponseFormatError(msg) from None
+
+    def _transport_error(
+        self, exc: httpx.TransportError, method: str, path: str, attempts: int
+    ) -> errors.APIConnectionError:
+        where = f"{method} {self.redact(path)}"
+        tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+        if isinstance(exc, httpx.TimeoutException):
+            msg = (
+                f"{self.provider} did not answer {where} in time ({type(exc).__name__}, "
+                f"{tries}). Raise timeout= or max_retries=, or try again later."
+            )
+            return errors.APITimeoutError(msg)
+        msg = (
+            f"could not reach {self.provider} for {where} ({type(exc).__name__}: "
+            f"{self.redact(str(exc)) or 'no detail'}, {tries}). Check the network and base_url."
+        )
+        return errors.APIConnectionError(msg)
+
+    def _status_error(
+        self,
+        status: int,
+        body: bytes,
+        response: httpx.Response,
+        request: httpx.Request,
+        method: str,
+        path: str,
+    ) -> errors.APIStatusError:
+        vendor_text = _vendor_error_text(body)
+        if vendor_text is not None:
+            vendor_text = self.redact(vendor_text)
+        request_id = (
+            response.headers.get("x-request-id")
+            or response.headers.get("request-id")
+            or request.headers.get("x-request-id")
+        )
+        cls = _STATUS_ERRORS.get(status)
+        if cls is None:
+            cls = errors.ServerError if status >= 500 else errors.APIStatusError  # noqa: PLR2004
+        reason = response.reason_phrase or "error"
+        said = f": {vendor_text!r}" if vendor_text else ""
+        msg = (
+            f"{self.provider} answered {status} {reason} to {method} {self.redact(path)}"
+            f"{said}. {self._hint(status, response)}"
+        )
+        if request_id:
+            msg += f" (request id {request_id})"
+        return cls(
+            msg,
+            status_code=status,
+            provider=self.provider,
+            request_id=request_id,
+            vendor_message=vendor_text,
+        )
+
+    def _hint(self, status: int, response: httpx.Response) -> str:
+        if 300 <= status < 400:  # noqa: PLR2004
+            return "Redirects are not followed: point base_url at the final address."
+        if status == 401:  # noqa: PLR2004
+            return f"Check the credential: {self.credential_hint}."
+        if status == 403:  # noqa: PLR2004
+            return "The credential is valid but may not read this; check its plan or scope."
+        if status == 404:  # noqa: PLR2004
+            return "Check the id; the conversation may have been deleted or expired."
+        if status == 429:  # noqa: PLR2004
+            return "Rate limited after all retries; lower concurrency or raise max_retries."
+        if status >= 500:  # noqa: PLR2004
+            return "The vendor failed after all retries; try again later."
+        del response
+        return "Check the request's parameters."
+
+
+def _vendor_error_text(body: bytes) -> str | None:
+    """The vendor's own error text: ``{"ERROR": ...}``, ``{"detail": ...}``, ``{"message": ...}``."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = body[:200].decode("utf-8", "replace").strip()
+        return text or None
+    if isinstance(data, Mapping):
+        for key in ("ERROR", "error", "detail", "message"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, Mapping | list) and value:
+                return json.dumps(value)[:200]
+    return None
+
+
+def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
+    try:
+        url = httpx.URL(base_url)
+    except (httpx.InvalidURL, TypeError):
+        msg = f"base_url {base_url!r} is not a valid URL"
+        raise errors.ConfigurationError(msg) from None
+    if url.scheme not in {"http", "https"} or not url.host:
+        msg = f"base_url must be an http(s) URL with a host, got {base_url!r}"
+        raise errors.ConfigurationError(msg)
+    if url.query or url.fragment:
+        msg = f"base_url must not carry a query or fragment, got {base_url!r}"
+        raise errors.ConfigurationError(msg)
+    if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
+        msg = (
+            f"refusing plain http:// to {url.host}: credentials would travel unencrypted. "
+            "Use https://, or pass allow_insecure_http=True if you really mean it."
+        )
+        raise errors.ConfigurationError(msg)
+    return str(url).rstrip("/")

@@ -1,0 +1,105 @@
+"""The normalised models every provider yields: `Message`, `Role` and `Conversation`."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+
+__all__ = ["Conversation", "Message", "Role"]
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(value, MappingProxyType):
+        return value
+    return MappingProxyType(dict(value)) if value else _EMPTY
+
+
+def _read_only_or_none(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    return None if value is None else _read_only(value)
+
+
+class Role(enum.StrEnum):
+    """
+    Who spoke, normalised across vendors.
+
+    An unrecognised vendor speaker becomes `UNKNOWN`; its raw value stays in
+    `Message.raw`.
+
+    .. versionadded:: 0.1.0
+    """
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+    TOOL = "tool"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen(kw_only=True)
+class Message:
+    """
+    One message of a conversation, in the same shape for every vendor.
+
+    Attributes:
+        id: The vendor's message id, or a deterministic id derived from the message
+            (stable across fetches of unchanged history, unique in the conversation).
+        conversation_id: The vendor's conversation (session) id.
+        role: The normalised speaker.
+        content: The text.
+        created_at: Timezone-aware UTC, or ``None`` when the vendor gives no time.
+        provider: ``"convai"``, ``"talkifai"``, ``"cursor"`` or a custom provider's name.
+        sender_id: The vendor's sender id, where it has one.
+        token_count: The vendor's token count, where it has one.
+        metadata: Vendor extras without a field of their own. Read-only.
+        raw: The vendor record the message came from. Read-only.
+
+    .. versionadded:: 0.1.0
+    """
+
+    id: str
+    conversation_id: str
+    role: Role
+    content: str
+    created_at: datetime | None
+    provider: str
+    sender_id: str | None = None
+    token_count: int | None = None
+    metadata: Mapping[str, Any] = attrs.field(
+        default=_EMPTY, converter=_read_only, hash=False, repr=False
+    )
+    raw: Mapping[str, Any] | None = attrs.field(
+        default=None, converter=_read_only_or_none, hash=False, repr=False
+    )
+
+
+@attrs.frozen(kw_only=True)
+class Conversation:
+    """
+    One conversation (a Convai session, a Talkifai conversation, ...).
+
+    Attributes:
+        id: The vendor's conversation id: pass it to ``messages()``.
+        provider: The provider's name.
+        created_at: Timezone-aware UTC, or ``None`` when the vendor gives no time.
+        metadata: Vendor extras (for Convai, ``is_added_to_memory``). Read-only.
+        raw: The vendor record. Read-only.
+
+    .. versionadded:: 0.1.0
+    """
+
+    id: str
+    provider: str
+    created_at: datetime | None = None
+    metadata: Mapping[str, Any] = attrs.field(
+        default=_EMPTY, converter=_read_only, hash=False, repr=False
+    )
+    raw: Mapping[str, Any] | None = attrs.field(
+        default=None, converter=_read_only_or_none, hash=False, repr=False
+    )

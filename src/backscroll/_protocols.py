@@ -1,0 +1,70 @@
+"""The provider protocols: what every provider does, and what only some vendors offer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+from backscroll._models import Conversation, Message
+
+__all__ = ["ChatHistoryProvider", "DeletesConversations", "ListsConversations", "Order"]
+
+Order = Literal["asc", "desc"]
+
+
+@runtime_checkable
+class ChatHistoryProvider(Protocol):
+    """
+    Anything that yields the messages of a conversation: every built-in provider, and yours.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def messages(
+        self,
+        conversation_id: str,
+        *,
+        order: Order = "asc",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[Message]:
+        """
+        Yield every message of a conversation exactly once, lazily, page by page.
+
+        Args:
+            conversation_id: The vendor's conversation (session) id.
+            order: ``"asc"`` for oldest first (the default for every provider), ``"desc"``
+                for newest first.
+            since: Inclusive lower bound on `Message.created_at`.
+            until: Exclusive upper bound on `Message.created_at`.
+            page_size: Messages per request; clamped to the vendor's maximum.
+        """
+        ...
+
+
+@runtime_checkable
+class ListsConversations(Protocol):
+    """
+    A provider that can list its conversations (Convai).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
+        """Yield the conversations, at most *limit* of them (all when ``None``)."""
+        ...
+
+
+@runtime_checkable
+class DeletesConversations(Protocol):
+    """
+    A provider that can delete conversations at the vendor (Convai).
+
+    .. versionadded:: 0.1.0
+    """
+
+    async def delete_conversations(self, ids: Sequence[str]) -> None:
+        """Delete the conversations with these ids at the vendor. Irreversible."""
+        ...

@@ -1,0 +1,163 @@
+"""What every HTTP provider shares: construction, credentials, lifecycle and `messages()`."""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime, tzinfo
+from types import TracebackType
+from typing import ClassVar, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import httpx
+
+from backscroll._http import HTTPCore
+from backscroll._models import Message
+from backscroll._paging import Window, clamp_page_size, windowed
+from backscroll._protocols import Order
+from backscroll.errors import ConfigurationError
+
+__all__ = ["HTTPProvider", "resolve_credential", "resolve_timezone"]
+
+
+def resolve_credential(value: str | None, *, parameter: str, env_var: str, provider: str) -> str:
+    """
+    The credential given, else the one in *env_var*.
+
+    Raises:
+        ConfigurationError: neither is set (a `ValueError`, never an API call).
+    """
+    if value is None:
+        value = os.environ.get(env_var)
+    if not value:
+        msg = f"{provider} needs a credential: pass {parameter}=... or set {env_var}"
+        raise ConfigurationError(msg)
+    if not isinstance(value, str):
+        msg = f"{provider} {parameter} must be a string"
+        raise ConfigurationError(msg)
+    return value
+
+
+def resolve_timezone(value: tzinfo | str) -> tzinfo:
+    """A `tzinfo` from a zone or an IANA name (``"Europe/Berlin"``)."""
+    if isinstance(value, tzinfo):
+        return value
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        msg = f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin'"
+        raise ConfigurationError(msg) from None
+
+
+class HTTPProvider(abc.ABC):
+    """
+    The shared body of the built-in providers.
+
+    A subclass names itself, says how to fetch pages (`_pages`) and reads its vendor's
+    records; retries, errors, windows and lifecycle are here.
+    """
+
+    name: ClassVar[str]
+    #: Messages per request when the caller gives no ``page_size``, and the vendor's maximum.
+    default_page_size: ClassVar[int]
+    max_page_size: ClassVar[int]
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        credential_hint: str,
+        secrets: Sequence[str],
+        http_client: httpx.AsyncClient | None,
+        timeout: float | httpx.Timeout | None,
+        max_retries: int,
+        timezone: tzinfo | str,
+        allow_insecure_http: bool,
+        max_response_bytes: int,
+        send_request_id: bool = False,
+    ) -> None:
+        self.timezone = resolve_timezone(timezone)
+        self._http = HTTPCore(
+            provider=self.name,
+            base_url=base_url,
+            credential_hint=credential_hint,
+            http_client=http_client,
+            timeout=timeout,
+            max_retries=max_retries,
+            allow_insecure_http=allow_insecure_http,
+            max_response_bytes=max_response_bytes,
+            secrets=secrets,
+            send_request_id=send_request_id,
+        )
+
+    @property
+    def base_url(self) -> str:
+        """The vendor's base URL, without a trailing slash."""
+        return self._http.base_url
+
+    @property
+    def retries(self) -> int:
+        """How many requests this provider has retried so far."""
+        return self._http.stats.retries
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client the provider created; a caller's ``http_client`` stays open."""
+        await self._http.aclose()
+
+    def messages(
+        self,
+        conversation_id: str,
+        *,
+        order: Order = "asc",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[Message]:
+        """
+        Yield every message of a conversation exactly once, lazily, page by page.
+
+        Args:
+            conversation_id: The vendor's conversation (session) id.
+            order: ``"asc"`` (oldest first, the default) or ``"desc"`` (newest first).
+            since: Inclusive lower bound on `Message.created_at` (naive means UTC).
+            until: Exclusive upper bound on `Message.created_at` (naive means UTC).
+            page_size: Messages per request, clamped to the vendor's maximum; the default
+                is the maximum, for the fewest requests.
+
+        Raises:
+            ConfigurationError: an argument is invalid (raised here, before any request).
+
+        Iterating raises the `backscroll.errors` of the requests it makes.
+        """
+        if order not in {"asc", "desc"}:
+            msg = f"order must be 'asc' or 'desc', got {order!r}"
+            raise ConfigurationError(msg)
+        if not isinstance(conversation_id, str) or not conversation_id:
+            msg = f"conversation_id must be a non-empty string, got {conversation_id!r}"
+            raise ConfigurationError(msg)
+        window = Window.of(since, until)
+        limit = clamp_page_size(
+            page_size, default=self.default_page_size, maximum=self.max_page_size
+        )
+        return windowed(self._pages(conversation_id, order, window, limit), window, order)
+
+    @abc.abstractmethod
+    def _pages(
+        self, conversation_id: str, order: Order, window: Window, limit: int
+    ) -> AsyncIterator[Sequence[Message]]:
+        """Batches of the conversation's messages, in *order*, each message once."""

@@ -1,0 +1,181 @@
+"""
+Everything backscroll raises on purpose.
+
+The whole tree::
+
+    BackscrollError
+    ├── APIConnectionError          could not connect, or the connection dropped
+    │   └── APITimeoutError         the vendor did not answer in time
+    ├── APIStatusError              a non-success HTTP status (3xx included: no redirects)
+    │   ├── BadRequestError         400
+    │   ├── AuthenticationError     401
+    │   ├── PermissionDeniedError   403
+    │   ├── NotFoundError           404
+    │   ├── RateLimitError          429
+    │   └── ServerError             5xx
+    ├── ResponseFormatError         the vendor answered, but not in the documented shape
+    ├── PaginationError             paging made no progress or did not end
+    ├── ConfigurationError          a constructor or option was given something unusable
+    │                               (also a ValueError)
+    └── ConversionError             a dict or file is not a backscroll model (also a ValueError)
+
+Every message says what happened and what to do next. No message, ``repr`` or log line
+contains an API key or token: vendor error texts are redacted before they are quoted.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BackscrollError",
+    "BadRequestError",
+    "ConfigurationError",
+    "ConversionError",
+    "NotFoundError",
+    "PaginationError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ResponseFormatError",
+    "ServerError",
+]
+
+
+class BackscrollError(Exception):
+    """
+    The base of every exception backscroll raises on purpose.
+
+    Catch this to handle any failure of the package in one place.
+    """
+
+
+class APIConnectionError(BackscrollError):
+    """
+    The vendor could not be reached, or the connection dropped mid-response.
+
+    Raised after the retries are spent. Check the network and the ``base_url``.
+    """
+
+
+class APITimeoutError(APIConnectionError):
+    """The vendor did not answer within the configured ``timeout`` (after retries)."""
+
+
+class APIStatusError(BackscrollError):
+    """
+    The vendor answered with a non-success HTTP status.
+
+    Attributes:
+        status_code: The HTTP status the vendor sent.
+        provider: The name of the provider that made the request (``"convai"``, ...).
+        request_id: The vendor's request id when it sent one, else ``None``.
+        vendor_message: The vendor's own error text (redacted), else ``None``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        provider: str,
+        request_id: str | None = None,
+        vendor_message: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.provider = provider
+        self.request_id = request_id
+        self.vendor_message = vendor_message
+
+    def __reduce__(self) -> tuple[object, ...]:  # pragma: no cover - pickling support
+        return (
+            _rebuild_status_error,
+            (
+                type(self),
+                str(self),
+                self.status_code,
+                self.provider,
+                self.request_id,
+                self.vendor_message,
+            ),
+        )
+
+
+def _rebuild_status_error(  # pragma: no cover - pickling support
+    cls: type[APIStatusError],
+    message: str,
+    status_code: int,
+    provider: str,
+    request_id: str | None,
+    vendor_message: str | None,
+) -> APIStatusError:
+    return cls(
+        message,
+        status_code=status_code,
+        provider=provider,
+        request_id=request_id,
+        vendor_message=vendor_message,
+    )
+
+
+class BadRequestError(APIStatusError):
+    """400: the vendor rejected the request's parameters."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the credential is missing, wrong or expired."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the credential is valid but may not read this resource."""
+
+
+class NotFoundError(APIStatusError):
+    """404: the conversation (or character, or session) does not exist or has expired."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; raised once the retries (which honour ``Retry-After``) are spent."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the vendor failed; raised once the retries are spent."""
+
+
+class ResponseFormatError(BackscrollError):
+    """
+    The vendor answered successfully, but not in the documented shape.
+
+    The message names the field, where it was, and what was found instead.
+    """
+
+
+class PaginationError(BackscrollError):
+    """
+    Paging did not make progress or did not end.
+
+    Raised instead of looping forever or silently losing messages, for example when a
+    vendor keeps answering with the same page, or more messages share one timestamp than
+    the largest page can hold.
+    """
+
+
+class ConfigurationError(BackscrollError, ValueError):
+    """
+    A provider, sink or option was configured with something unusable.
+
+    For example no credential was given and its environment variable is unset, or a plain
+    ``http://`` base URL points at a host that is not loopback. Also a `ValueError`.
+    """
+
+
+class ConversionError(BackscrollError, ValueError):
+    """
+    Data handed to `backscroll.from_dict` (or read from an export) is not a valid model.
+
+    The message says which field is wrong. Also a `ValueError`.
+    """

@@ -1,0 +1,231 @@
+"""
+Convai's Chat History API: sessions of a character, their interactions, and deletion.
+
+Vendor quirks, all handled here:
+
+- every endpoint is a ``POST`` with a JSON body; the key travels in ``CONVAI-API-KEY``;
+- the list's ``limit`` is a *string*, and ``"-1"`` means all sessions;
+- a session's ``date`` is day-first (``25-09-2024``) with a separate ``time``; the
+  interactions' ``timestamp`` is naive (``2024-09-25 19:54:59.124733``): both are read in
+  the provider's ``timezone`` (UTC unless told otherwise);
+- one interaction holds several speaker entries (``User``, ``Character``) sharing its
+  timestamp; they become one message each, in the vendor's order;
+- messages have no ids: they get deterministic ones (`backscroll._ids`);
+- details has no paging: the whole session arrives at once, so order and the
+  ``since``/``until`` window are applied locally;
+- errors come as ``{"ERROR": "..."}``, sometimes with status 200.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any, ClassVar, Final
+
+import httpx
+
+from backscroll import _fields as f
+from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES
+from backscroll._ids import derived_id
+from backscroll._models import Conversation, Message, Role
+from backscroll._paging import Window, single_page
+from backscroll._protocols import Order
+from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll.errors import AuthenticationError, BadRequestError, ConfigurationError
+
+__all__ = ["ConvaiProvider"]
+
+ENV_VAR: Final = "CONVAI_API_KEY"
+_ROLES: Final = {"user": Role.USER, "character": Role.ASSISTANT}
+_INTERACTION_FIELDS: Final = frozenset({"timestamp", "interaction"})
+_ENTRY_FIELDS: Final = frozenset({"speaker", "message"})
+_SESSION_FIELDS: Final = frozenset({"sessionID", "date", "time"})
+
+
+class ConvaiProvider(HTTPProvider):
+    """
+    Read (and delete) the chat history of one Convai character.
+
+    Args:
+        api_key: The Convai API key; ``None`` reads ``CONVAI_API_KEY``.
+        character_id: The character whose sessions to read.
+        base_url: Convai's API root.
+        http_client: Your own `httpx.AsyncClient` (used as is, never closed by the provider).
+        timeout: Seconds, or an `httpx.Timeout`, for each request.
+        max_retries: Retries of a failed request (connection errors, 408/409/429/5xx).
+        timezone: The zone of Convai's naive timestamps (a `tzinfo` or IANA name).
+        allow_insecure_http: Allow a plain ``http://`` base URL to a non-loopback host.
+        max_response_bytes: The largest response body read before failing.
+
+    Raises:
+        ConfigurationError: no API key given or in the environment, or a bad option.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: ClassVar[str] = "convai"
+    # Details is not paged: the page size is moot, kept for the shared signature.
+    default_page_size: ClassVar[int] = 1_000_000
+    max_page_size: ClassVar[int] = 1_000_000
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        character_id: str,
+        base_url: str = "https://api.convai.com",
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        timezone: tzinfo | str = "UTC",
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        key = resolve_credential(api_key, parameter="api_key", env_var=ENV_VAR, provider="convai")
+        if not isinstance(character_id, str) or not character_id:
+            msg = "convai needs character_id=: the id of the character whose history to read"
+            raise ConfigurationError(msg)
+        self.character_id = character_id
+        super().__init__(
+            base_url=base_url,
+            credential_hint=f"pass api_key= or set {ENV_VAR}",
+            secrets=[key],
+            http_client=http_client,
+            timeout=timeout,
+            max_retries=max_retries,
+            timezone=timezone,
+            allow_insecure_http=allow_insecure_http,
+            max_response_bytes=max_response_bytes,
+        )
+        self._headers = {"CONVAI-API-KEY": key}
+
+    def __repr__(self) -> str:
+        return f"ConvaiProvider(character_id={self.character_id!r}, base_url={self.base_url!r})"
+
+    async def _post(self, endpoint: str, body: Mapping[str, Any]) -> Any:
+        url = self._http.url("character", "chatHistory", endpoint)
+        data = await self._http.request_json("POST", url, json_body=body, headers=self._headers)
+        if isinstance(data, Mapping) and "ERROR" in data:
+            self._raise_error_body(endpoint, data["ERROR"])
+        return data
+
+    def _raise_error_body(self, endpoint: str, error: object) -> None:
+        # Convai sometimes reports errors in a 200 body.
+        text = self._http.redact(str(error))
+        if "key" in text.lower():
+            msg = f"convai rejected the API key on {endpoint}: {text!r}. Check {ENV_VAR}."
+            raise AuthenticationError(msg, status_code=401, provider="convai", vendor_message=text)
+        msg = f"convai answered {endpoint} with an error: {text!r}"
+        raise BadRequestError(msg, status_code=400, provider="convai", vendor_message=text)
+
+    async def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
+        """
+        Yield the character's sessions, in Convai's order (newest first).
+
+        Args:
+            limit: At most this many sessions; ``None`` for all (sent as ``"-1"``).
+        """
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            msg = f"limit must be a positive integer or None, got {limit!r}"
+            raise ConfigurationError(msg)
+        body = {"charID": self.character_id, "limit": "-1" if limit is None else str(limit)}
+        data = await self._post("list", body)
+        if not isinstance(data, list):
+            f.fail("convai", "the list response", "a list of sessions", data)
+        for index, item in enumerate(data[:limit] if limit else data):
+            yield self._conversation(item, f"sessions[{index}]")
+
+    def _conversation(self, item: object, where: str) -> Conversation:
+        record = f.require_mapping("convai", item, where)
+        session_id = f.get_str("convai", record, "sessionID", where)
+        return Conversation(
+            id=session_id,
+            provider=self.name,
+            created_at=self._session_time(record, where),
+            metadata={k: v for k, v in record.items() if k not in _SESSION_FIELDS},
+            raw=record,
+        )
+
+    def _session_time(self, record: Mapping[str, Any], where: str) -> datetime | None:
+        date = f.get_str_or_none("convai", record, "date", where)
+        if date is None:
+            return None
+        time = f.get_str_or_none("convai", record, "time", where) or "00:00:00"
+        for pattern in ("%d-%m-%Y %H:%M:%S", "%d-%m-%Y %H:%M:%S.%f"):
+            try:
+                naive = datetime.strptime(f"{date} {time}", pattern)  # noqa: DTZ007
+            except ValueError:
+                continue
+            return naive.replace(tzinfo=self.timezone).astimezone(UTC)
+        f.fail("convai", f"{where}.date/time", "a day-first date and a time", f"{date} {time}")
+
+    def _pages(
+        self, conversation_id: str, order: Order, window: Window, limit: int
+    ) -> AsyncIterator[Sequence[Message]]:
+        del window, limit  # details has no paging and no server-side window
+
+        async def fetch() -> Sequence[Message]:
+            body = {"charID": self.character_id, "sessionID": conversation_id}
+            data = await self._post("details", body)
+            return self._messages(conversation_id, data)
+
+        return single_page(fetch, order)
+
+    def _messages(self, conversation_id: str, data: object) -> list[Message]:
+        if not isinstance(data, list):
+            f.fail("convai", "the details response", "a list of interactions", data)
+        seen: Counter[tuple[str, str, str]] = Counter()
+        messages: list[Message] = []
+        for index, item in enumerate(data):
+            where = f"interactions[{index}]"
+            interaction = f.require_mapping("convai", item, where)
+            stamp = f.get_str("convai", interaction, "timestamp", where)
+            created_at = f.parse_timestamp(
+                "convai", stamp, f"{where}.timestamp", assume=self.timezone
+            )
+            entries = f.get_list("convai", interaction, "interaction", where)
+            extras = {k: v for k, v in interaction.items() if k not in _INTERACTION_FIELDS}
+            header = {k: v for k, v in interaction.items() if k != "interaction"}
+            for position, entry_item in enumerate(entries):
+                entry_where = f"{where}.interaction[{position}]"
+                entry = f.require_mapping("convai", entry_item, entry_where)
+                speaker = f.get_str("convai", entry, "speaker", entry_where)
+                text = f.get_str("convai", entry, "message", entry_where)
+                key = (stamp, speaker, text)
+                k = seen[key]
+                seen[key] += 1
+                metadata = dict(extras)
+                metadata.update((k2, v) for k2, v in entry.items() if k2 not in _ENTRY_FIELDS)
+                messages.append(
+                    Message(
+                        id=derived_id(conversation_id, stamp, speaker, text, k),
+                        conversation_id=conversation_id,
+                        role=_ROLES.get(speaker.lower(), Role.UNKNOWN),
+                        content=text,
+                        created_at=created_at,
+                        provider=self.name,
+                        metadata=metadata,
+                        raw={"interaction": header, "position": position, "entry": entry},
+                    )
+                )
+        return messages
+
+    async def delete_conversations(self, ids: Sequence[str]) -> None:
+        """
+        Delete these sessions at Convai. Irreversible.
+
+        Raises:
+            ConfigurationError: *ids* is a string or holds a non-string or empty id.
+        """
+        if isinstance(ids, str):
+            msg = "delete_conversations takes a sequence of ids, not one string"
+            raise ConfigurationError(msg)
+        session_ids = list(ids)
+        if not session_ids:
+            return
+        for session_id in session_ids:
+            if not isinstance(session_id, str) or not session_id:
+                msg = f"session ids must be non-empty strings, got {session_id!r}"
+                raise ConfigurationError(msg)
+        await self._post("delete", {"charID": self.character_id, "sessionIDs": session_ids})

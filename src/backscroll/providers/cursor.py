@@ -1,0 +1,167 @@
+"""
+The cursor-paged ``GET /chat/history`` API (the "example-ai" document).
+
+Vendor quirks, all handled here or in the shared cursor pager:
+
+- the answer is an envelope, ``{"status", "message", "data", "pagination"}``; an
+  ``"error"`` status is an error even when the HTTP status says success;
+- ``before`` and ``after`` are exclusive ISO timestamps and mutually exclusive: ascending
+  order pages forward with ``after`` (starting at the epoch, since the default is the newest
+  page), descending pages backward with ``before``;
+- the default order is newest first, while the documented example page is oldest first:
+  each page is sorted locally rather than trusted;
+- timestamps have one-second resolution, so bursts share one: the pager overlaps its
+  cursor by a second and removes repeats by id;
+- ``next_cursor`` in the documented example matches no message and is not used;
+  ``has_more`` is (``"true"``/``"false"`` strings accepted);
+- ``limit`` defaults to 20 and caps at 100; ``include_meta=true`` is always sent so that
+  a migration keeps the extended metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any, ClassVar, Final
+
+import httpx
+
+from backscroll import _fields as f
+from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES
+from backscroll._models import Message, Role
+from backscroll._paging import CursorPage, Window, cursor_pages
+from backscroll._protocols import Order
+from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll.errors import APIStatusError
+
+__all__ = ["CursorProvider"]
+
+ENV_VAR: Final = "EXAMPLE_AI_API_KEY"
+_ROLES: Final = {"user": Role.USER, "ai": Role.ASSISTANT, "system": Role.SYSTEM}
+
+
+class CursorProvider(HTTPProvider):
+    """
+    Read conversations from the cursor-paged ``/chat/history`` API.
+
+    Args:
+        api_key: The bearer API key; ``None`` reads ``EXAMPLE_AI_API_KEY``.
+        base_url: The API root, ``/v1`` included.
+        http_client: Your own `httpx.AsyncClient` (used as is, never closed by the provider).
+        timeout: Seconds, or an `httpx.Timeout`, for each request.
+        max_retries: Retries of a failed request (connection errors, 408/409/429/5xx).
+        timezone: The zone of naive timestamps, should the API send any.
+        allow_insecure_http: Allow a plain ``http://`` base URL to a non-loopback host.
+        max_response_bytes: The largest response body read before failing.
+
+    Raises:
+        ConfigurationError: no API key given or in the environment, or a bad option.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: ClassVar[str] = "cursor"
+    default_page_size: ClassVar[int] = 100
+    max_page_size: ClassVar[int] = 100
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str = "https://api.example-ai.com/v1",
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        timezone: tzinfo | str = "UTC",
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        key = resolve_credential(api_key, parameter="api_key", env_var=ENV_VAR, provider="cursor")
+        super().__init__(
+            base_url=base_url,
+            credential_hint=f"pass api_key= or set {ENV_VAR}",
+            secrets=[key],
+            http_client=http_client,
+            timeout=timeout,
+            max_retries=max_retries,
+            timezone=timezone,
+            allow_insecure_http=allow_insecure_http,
+            max_response_bytes=max_response_bytes,
+            send_request_id=True,
+        )
+        self._headers = {"Authorization": f"Bearer {key}"}
+
+    def _pages(
+        self, conversation_id: str, order: Order, window: Window, limit: int
+    ) -> AsyncIterator[Sequence[Message]]:
+        url = self._http.url("chat", "history")
+        direction = "after" if order == "asc" else "before"
+
+        async def fetch(cursor: datetime | None, page_limit: int) -> CursorPage:
+            params = {
+                "conversation_id": conversation_id,
+                "limit": str(page_limit),
+                "include_meta": "true",
+            }
+            if cursor is not None:
+                params[direction] = _format(cursor)
+            data = await self._http.request_json("GET", url, params=params, headers=self._headers)
+            return self._page(conversation_id, data)
+
+        return cursor_pages(
+            fetch,
+            order=order,
+            limit=limit,
+            max_limit=self.max_page_size,
+            provider=self.name,
+            window=window,
+        )
+
+    def _page(self, conversation_id: str, data: object) -> CursorPage:
+        envelope = f.require_mapping("cursor", data, "the response")
+        status = envelope.get("status")
+        if status == "error":
+            text = self._http.redact(str(envelope.get("message") or "no message"))
+            msg = f"cursor answered with an error status: {text!r}"
+            raise APIStatusError(msg, status_code=200, provider="cursor", vendor_message=text)
+        body = f.get_mapping("cursor", envelope, "data", "the response")
+        items = f.get_list("cursor", body, "messages", "the response.data")
+        messages = [
+            self._message(conversation_id, item, f"data.messages[{i}]")
+            for i, item in enumerate(items)
+        ]
+        pagination = envelope.get("pagination")
+        has_more = None
+        if pagination is not None:
+            paging = f.require_mapping("cursor", pagination, "the response.pagination")
+            has_more = f.get_bool("cursor", paging, "has_more", "the response.pagination")
+        return CursorPage(messages, has_more)
+
+    def _message(self, conversation_id: str, item: object, where: str) -> Message:
+        record: Mapping[str, Any] = f.require_mapping("cursor", item, where)
+        message_id = record.get("id")
+        if isinstance(message_id, int) and not isinstance(message_id, bool):
+            message_id = str(message_id)  # a number where a string id is documented
+        if not isinstance(message_id, str) or not message_id:
+            f.fail("cursor", f"{where}.id", "a non-empty string", message_id)
+        sender = f.get_str("cursor", record, "sender_type", where)
+        metadata = record.get("metadata")
+        if metadata is not None:
+            metadata = f.require_mapping("cursor", metadata, f"{where}.metadata")
+        return Message(
+            id=message_id,
+            conversation_id=conversation_id,
+            role=_ROLES.get(sender.lower(), Role.UNKNOWN),
+            content=f.get_str("cursor", record, "text", where),
+            created_at=f.parse_timestamp(
+                "cursor", record.get("created_at"), f"{where}.created_at", assume=self.timezone
+            ),
+            provider=self.name,
+            sender_id=f.get_str_or_none("cursor", record, "sender_id", where),
+            metadata=metadata or {},
+            raw=record,
+        )
+
+
+def _format(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

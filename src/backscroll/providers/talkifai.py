@@ -1,0 +1,234 @@
+"""
+Talkifai's message history: ``GET /v1/chat/sessions/{conversation_id}/messages``.
+
+Vendor quirks, all handled here or in the shared offset pager:
+
+- the token is a per-session bearer token: ``token=`` may be a callable that returns the
+  token for a conversation id;
+- ``limit`` defaults to 50 and is silently capped at 100: larger page sizes are clamped
+  here, or every page would look short and paging would stop after the first;
+- ``count`` is the number of messages *returned*, not a total: it is not used;
+- an offset past the end answers with the last page (the documents' "last N messages"
+  trick), which the pager recognises instead of yielding it again;
+- messages have no ids: they get deterministic ones (`backscroll._ids`);
+- there is no server-side time filter and no newest-first order, so ``since``/``until``
+  are applied locally, and ``order="desc"`` costs a counting pass first (see `_desc`);
+- errors come as ``{"detail": "..."}`` with 401, 403 or 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from datetime import tzinfo
+from typing import Any, ClassVar, Final
+
+import httpx
+
+from backscroll import _fields as f
+from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES, encode_path_segment
+from backscroll._ids import Occurrences, derived_id, hashable
+from backscroll._models import Message, Role
+from backscroll._paging import Window, offset_pages
+from backscroll._protocols import Order
+from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll.errors import ConfigurationError, PaginationError
+
+__all__ = ["TalkifaiProvider"]
+
+ENV_VAR: Final = "TALKIFAI_TOKEN"
+_ROLES: Final = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
+_FIELDS: Final = frozenset({"role", "content", "timestamp", "token_count"})
+
+Record = Mapping[str, Any]
+
+
+class TalkifaiProvider(HTTPProvider):
+    """
+    Read Talkifai conversations through their session tokens.
+
+    Args:
+        token: The session token, or a callable ``token(conversation_id) -> str`` for
+            per-conversation tokens; ``None`` reads ``TALKIFAI_TOKEN``.
+        base_url: Talkifai's API root.
+        http_client: Your own `httpx.AsyncClient` (used as is, never closed by the provider).
+        timeout: Seconds, or an `httpx.Timeout`, for each request.
+        max_retries: Retries of a failed request (connection errors, 408/409/429/5xx).
+        timezone: The zone of naive timestamps, should Talkifai send any.
+        allow_insecure_http: Allow a plain ``http://`` base URL to a non-loopback host.
+        max_response_bytes: The largest response body read before failing.
+
+    Raises:
+        ConfigurationError: no token given or in the environment, or a bad option.
+
+    .. versionadded:: 0.1.0
+    """
+
+    name: ClassVar[str] = "talkifai"
+    default_page_size: ClassVar[int] = 100
+    max_page_size: ClassVar[int] = 100
+
+    def __init__(
+        self,
+        *,
+        token: str | Callable[[str], str] | None = None,
+        base_url: str = "https://api.talkifai.dev",
+        http_client: httpx.AsyncClient | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int = 2,
+        timezone: tzinfo | str = "UTC",
+        allow_insecure_http: bool = False,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    ) -> None:
+        if callable(token):
+            self._token_for: Callable[[str], str] = token
+            secrets: list[str] = []
+        else:
+            fixed = resolve_credential(
+                token, parameter="token", env_var=ENV_VAR, provider="talkifai"
+            )
+            self._token_for = lambda _conversation_id: fixed
+            secrets = [fixed]
+        super().__init__(
+            base_url=base_url,
+            credential_hint=f"pass token= (or a token callable) or set {ENV_VAR}",
+            secrets=secrets,
+            http_client=http_client,
+            timeout=timeout,
+            max_retries=max_retries,
+            timezone=timezone,
+            allow_insecure_http=allow_insecure_http,
+            max_response_bytes=max_response_bytes,
+        )
+
+    def _headers(self, conversation_id: str) -> dict[str, str]:
+        token = self._token_for(conversation_id)
+        if not isinstance(token, str) or not token:
+            msg = "the talkifai token callable must return a non-empty string"
+            raise ConfigurationError(msg)
+        self._http.redact.add(token)
+        return {"Authorization": f"Bearer {token}"}
+
+    def _fetcher(self, conversation_id: str) -> Callable[[int, int], Any]:
+        url = self._http.url("v1", "chat", "sessions", encode_path_segment(conversation_id), "messages")
+
+        async def fetch(offset: int, limit: int) -> Sequence[Record]:
+            params = {"limit": str(limit), "offset": str(offset)}
+            headers = self._headers(conversation_id)
+            data = await self._http.request_json("GET", url, params=params, headers=headers)
+            body = f.require_mapping("talkifai", data, "the response")
+            items = f.get_list("talkifai", body, "messages", "the response")
+            return [
+                f.require_mapping("talkifai", item, f"messages[{i}] (offset {offset + i})")
+                for i, item in enumerate(items)
+            ]
+
+        return fetch
+
+    async def _pages(
+        self, conversation_id: str, order: Order, window: Window, limit: int
+    ) -> AsyncIterator[Sequence[Message]]:
+        del window  # no server-side filter; `windowed` stops early in ascending order
+        fetch = self._fetcher(conversation_id)
+        if order == "asc":
+            occurrences = Occurrences()
+            async for batch in offset_pages(
+                fetch, limit=limit, fingerprint=_fingerprint, provider=self.name
+            ):
+                yield [self._message(conversation_id, r, occurrences) for r in batch]
+        else:
+            async for batch in self._desc(conversation_id, fetch, limit):
+                yield batch
+
+    async def _desc(
+        self, conversation_id: str, fetch: Callable[[int, int], Any], limit: int
+    ) -> AsyncIterator[Sequence[Message]]:
+        """
+        Newest first, in two passes: count, then read pages backwards.
+
+        Talkifai has no total count and no newest-first order, so the first pass pages
+        forward to count the messages (keeping only the last page, which it serves
+        directly), and the second reads the earlier pages from the end. That costs about
+        twice the requests of ``order="asc"``; memory stays one page. Messages added while
+        reading are not included: the result is the history as it was when counted.
+
+        Ids count identical messages within a timestamp in ascending order, so messages
+        that share the oldest timestamp of a page are held back until the next (older)
+        page shows the whole group.
+        """
+        total = 0
+        last: Sequence[Record] = []
+        async for batch in offset_pages(
+            fetch, limit=limit, fingerprint=_fingerprint, provider=self.name
+        ):
+            total += len(batch)
+            last = batch
+        pending: list[Record] = []  # oldest timestamp group so far, ascending
+        end = total - len(last)
+        page: Sequence[Record] = last
+        while True:
+            ready, pending = _split_oldest_group([*page, *pending])
+            if ready:
+                yield self._descending(conversation_id, ready)
+            if end <= 0:
+                break
+            start = max(0, end - limit)
+            page = await fetch(start, end - start)
+            if len(page) != end - start:
+                msg = (
+                    f"talkifai returned {len(page)} messages at offset {start} where "
+                    f"{end - start} were counted: the conversation changed while reading it "
+                    "newest first. Try again, or read it with order='asc'."
+                )
+                raise PaginationError(msg)
+            end = start
+        if pending:
+            yield self._descending(conversation_id, pending)
+
+    def _descending(self, conversation_id: str, records: Sequence[Record]) -> list[Message]:
+        occurrences = Occurrences()
+        messages = [self._message(conversation_id, r, occurrences) for r in records]
+        messages.reverse()
+        return messages
+
+    def _message(self, conversation_id: str, record: Record, occurrences: Occurrences) -> Message:
+        where = "a message"
+        role = f.get_str("talkifai", record, "role", where)
+        content = f.get_str("talkifai", record, "content", where)
+        stamp = f.get_str("talkifai", record, "timestamp", where)
+        created_at = f.parse_timestamp(
+            "talkifai", stamp, f"{where}.timestamp", assume=self.timezone
+        )
+        k = occurrences.next(stamp, role, content)
+        return Message(
+            id=derived_id(conversation_id, stamp, role, content, k),
+            conversation_id=conversation_id,
+            role=_ROLES.get(role.lower(), Role.UNKNOWN),
+            content=content,
+            created_at=created_at,
+            provider=self.name,
+            token_count=f.get_int_or_none("talkifai", record, "token_count", where),
+            metadata={k2: v for k2, v in record.items() if k2 not in _FIELDS},
+            raw=record,
+        )
+
+
+def _fingerprint(record: Record) -> Hashable:
+    return hashable(
+        (
+            record.get("timestamp"),
+            record.get("role"),
+            record.get("content"),
+            record.get("token_count"),
+        )
+    )
+
+
+def _split_oldest_group(records: list[Record]) -> tuple[list[Record], list[Record]]:
+    """Split ascending *records* into (all but the oldest timestamp group, that group)."""
+    if not records:
+        return [], []
+    oldest = records[0].get("timestamp")
+    cut = 0
+    while cut < len(records) and records[cut].get("timestamp") == oldest:
+        cut += 1
+    return records[cut:], records[:cut]
