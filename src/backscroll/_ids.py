@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Hashable
-from typing import Any
 
 __all__ = ["Occurrences", "derived_id", "hashable"]
 
@@ -50,10 +49,12 @@ class Occurrences:
         return k
 
 
-def hashable(value: Any) -> Hashable:
+def hashable(value: object) -> Hashable:
     """A hashable stand-in for a JSON value (lists and objects become tuples)."""
     if isinstance(value, dict):
         return tuple(sorted((str(k), hashable(v)) for k, v in value.items()))
     if isinstance(value, list):
         return tuple(hashable(v) for v in value)
-    return value
+    if isinstance(value, Hashable):
+        return value
+    return repr(value)

@@ -5,9 +5,9 @@ Three kinds of vendor paging, each written once here; a vendor module supplies o
 ``fetch`` function that sends one request and parses one page:
 
 - `offset_pages`: ``offset``/``limit`` pages (Talkifai). Progress is by position; a page
-  that repeats the previous one (a retried cache, an ignored ``offset``, or the "last N
+  that repeats the previous one (a stale cache, an ignored ``offset``, or the "last N
   messages" answer some vendors give to an offset past the end) is told apart with one
-  probe, and a page that overlaps the previous one is trimmed.
+  probe.
 - `cursor_pages`: timestamp cursors, ``after``/``before`` (the cursor API). The cursor is
   taken from the data, one second *before* the last timestamp seen, so that messages sharing
   a timestamp at a page boundary are fetched again rather than dropped, and the repeats are
@@ -23,13 +23,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
 from backscroll._models import Message
-from backscroll._protocols import Order
+from backscroll._validate import positive_int
 from backscroll.errors import ConfigurationError, PaginationError
+
+if TYPE_CHECKING:
+    from backscroll._protocols import Order
 
 __all__ = [
     "CursorPage",
@@ -58,10 +61,7 @@ def clamp_page_size(page_size: int | None, *, default: int, maximum: int) -> int
     """
     if page_size is None:
         return default
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-        msg = f"page_size must be a positive integer, got {page_size!r}"
-        raise ConfigurationError(msg)
-    return min(page_size, maximum)
+    return min(positive_int(page_size, "page_size"), maximum)
 
 
 @attrs.frozen
@@ -85,8 +85,22 @@ class Window:
         """Whether there is no window at all."""
         return self.since is None and self.until is None
 
+    def place(self, at: datetime | None, order: Order) -> int:
+        """
+        Where a timestamp falls, in iteration *order*.
 
-def _aware(value: datetime | None, name: str) -> datetime | None:
+        Returns ``0`` inside the window, ``-1`` before it (skip), ``1`` past it (stop).
+        """
+        if at is None:
+            return -1
+        before_start = self.since is not None and at < self.since
+        after_end = self.until is not None and at >= self.until
+        if order == "asc":
+            return 1 if after_end else -1 if before_start else 0
+        return 1 if before_start else -1 if after_end else 0
+
+
+def _aware(value: object, name: str) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, datetime):
@@ -108,28 +122,13 @@ async def windowed(
     timestamp cannot be placed in it and is left out.
     """
     try:
-        if window.unbounded:
-            async for batch in batches:
-                for message in batch:
-                    yield message
-            return
-        since, until = window.since, window.until
         async for batch in batches:
             for message in batch:
-                at = message.created_at
-                if at is None:
-                    continue
-                if order == "asc":
-                    if until is not None and at >= until:
-                        return
-                    if since is not None and at < since:
-                        continue
-                else:
-                    if since is not None and at < since:
-                        return
-                    if until is not None and at >= until:
-                        continue
-                yield message
+                verdict = window.place(message.created_at, order) if not window.unbounded else 0
+                if verdict == 0:
+                    yield message
+                elif verdict > 0:
+                    return
     finally:
         await _aclose(batches)
 
@@ -181,13 +180,17 @@ async def offset_pages(
     Page forward through an offset API; yield each position's record exactly once.
 
     *fetch(offset, limit)* returns the records of one page in position order. Paging ends
-    at an empty or short page. Records are compared by *fingerprint* only where the vendor
-    misbehaves: a page that starts with the previous page's tail is trimmed, and a page that
-    repeats the previous one is resolved with a one-record probe at the same offset:
+    at an empty or short page. A page whose records (compared by *fingerprint*) repeat the
+    previous page exactly is resolved with a one-record probe at the same offset:
 
-    - nothing, or the previous page's last record: the end (a "last N" answer);
+    - nothing, or the previous page's last record: the end (a "last N" answer to an offset
+      past the end, as Talkifai documents it);
     - the previous page's first record: the vendor ignores ``offset``, `PaginationError`;
-    - anything else: a passing repeat, and the page is fetched again.
+    - anything else: a passing repeat (a stale cache), and the page is fetched again.
+
+    Partial overlaps are deliberately not trimmed: offsets are positions in an append-only
+    history, and byte-identical messages (a double-sent "ok") may legitimately straddle a
+    page boundary; trimming them would lose a message.
 
     Raises:
         PaginationError: the vendor ignores ``offset``, or keeps repeating a page.
@@ -215,23 +218,11 @@ async def offset_pages(
             _check_stalls(stalls, provider, f"offset={offset}")
             continue
         stalls = 0
-        overlap = _overlap(previous, prints)
-        fresh = page[overlap:] if overlap else page
-        if fresh:
-            yield fresh
+        yield page
         previous = prints
-        offset += len(page) - overlap
+        offset += len(page)
         if len(page) < limit:
             return
-
-
-def _overlap(previous: Sequence[Hashable], current: Sequence[Hashable]) -> int:
-    """The length of the longest tail of *previous* that *current* starts with."""
-    longest = min(len(previous), len(current))
-    for size in range(longest, 0, -1):
-        if previous[-size:] == current[:size]:
-            return size
-    return 0
 
 
 def _check_stalls(stalls: int, provider: str, where: str) -> None:
@@ -315,7 +306,9 @@ async def cursor_pages(
         if page.has_more is False:
             return
         cursor = (
-            _floor_second(boundary) - _ONE_SECOND if ascending else _ceil_second(boundary) + _ONE_SECOND
+            _floor_second(boundary) - _ONE_SECOND
+            if ascending
+            else _ceil_second(boundary) + _ONE_SECOND
         )
 
 
@@ -346,6 +339,13 @@ def _in_order(messages: Sequence[Message], *, ascending: bool) -> list[Message]:
     if not ascending:
         ordered.reverse()
     return ordered
+
+
+def _overlapping_cursor(boundary: datetime, *, ascending: bool) -> datetime:
+    """An exclusive cursor one second short of *boundary*, so its siblings come again."""
+    if ascending:
+        return _floor_second(boundary) - _ONE_SECOND
+    return _ceil_second(boundary) + _ONE_SECOND
 
 
 def _floor_second(value: datetime) -> datetime:

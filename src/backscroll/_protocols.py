@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from backscroll._models import Conversation, Message
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+    from datetime import datetime
+
+    from backscroll._models import Conversation, Message
 
 __all__ = ["ChatHistoryProvider", "DeletesConversations", "ListsConversations", "Order"]
 

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import abc
 import os
-from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, tzinfo
-from types import TracebackType
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import httpx
-
 from backscroll._http import HTTPCore
-from backscroll._models import Message
 from backscroll._paging import Window, clamp_page_size, windowed
-from backscroll._protocols import Order
+from backscroll._validate import nonempty_str
 from backscroll.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Sequence
+    from types import TracebackType
+
+    import httpx
+
+    from backscroll._models import Message
+    from backscroll._protocols import Order
 
 __all__ = ["HTTPProvider", "resolve_credential", "resolve_timezone"]
 
@@ -33,10 +37,7 @@ def resolve_credential(value: str | None, *, parameter: str, env_var: str, provi
     if not value:
         msg = f"{provider} needs a credential: pass {parameter}=... or set {env_var}"
         raise ConfigurationError(msg)
-    if not isinstance(value, str):
-        msg = f"{provider} {parameter} must be a string"
-        raise ConfigurationError(msg)
-    return value
+    return nonempty_str(value, f"{provider} {parameter}")
 
 
 def resolve_timezone(value: tzinfo | str) -> tzinfo:
@@ -147,9 +148,7 @@ class HTTPProvider(abc.ABC):
         if order not in {"asc", "desc"}:
             msg = f"order must be 'asc' or 'desc', got {order!r}"
             raise ConfigurationError(msg)
-        if not isinstance(conversation_id, str) or not conversation_id:
-            msg = f"conversation_id must be a non-empty string, got {conversation_id!r}"
-            raise ConfigurationError(msg)
+        nonempty_str(conversation_id, "conversation_id")
         window = Window.of(since, until)
         limit = clamp_page_size(
             page_size, default=self.default_page_size, maximum=self.max_page_size

@@ -21,18 +21,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import Any, ClassVar, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from backscroll import _fields as f
 from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES
 from backscroll._ids import derived_id
 from backscroll._models import Conversation, Message, Role
 from backscroll._paging import Window, single_page
-from backscroll._protocols import Order
 from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import AuthenticationError, BadRequestError, ConfigurationError
+
+if TYPE_CHECKING:
+    import httpx
+
+    from backscroll._protocols import Order
 
 __all__ = ["ConvaiProvider"]
 
@@ -83,10 +86,7 @@ class ConvaiProvider(HTTPProvider):
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         key = resolve_credential(api_key, parameter="api_key", env_var=ENV_VAR, provider="convai")
-        if not isinstance(character_id, str) or not character_id:
-            msg = "convai needs character_id=: the id of the character whose history to read"
-            raise ConfigurationError(msg)
-        self.character_id = character_id
+        self.character_id = nonempty_str(character_id, "convai character_id")
         super().__init__(
             base_url=base_url,
             credential_hint=f"pass api_key= or set {ENV_VAR}",
@@ -126,9 +126,8 @@ class ConvaiProvider(HTTPProvider):
         Args:
             limit: At most this many sessions; ``None`` for all (sent as ``"-1"``).
         """
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-            msg = f"limit must be a positive integer or None, got {limit!r}"
-            raise ConfigurationError(msg)
+        if limit is not None:
+            positive_int(limit, "limit")
         body = {"charID": self.character_id, "limit": "-1" if limit is None else str(limit)}
         data = await self._post("list", body)
         if not isinstance(data, list):
@@ -158,7 +157,7 @@ class ConvaiProvider(HTTPProvider):
             except ValueError:
                 continue
             return naive.replace(tzinfo=self.timezone).astimezone(UTC)
-        f.fail("convai", f"{where}.date/time", "a day-first date and a time", f"{date} {time}")
+        return f.fail("convai", f"{where}.date/time", "a day-first date and time", f"{date} {time}")
 
     def _pages(
         self, conversation_id: str, order: Order, window: Window, limit: int
@@ -221,11 +220,7 @@ class ConvaiProvider(HTTPProvider):
         if isinstance(ids, str):
             msg = "delete_conversations takes a sequence of ids, not one string"
             raise ConfigurationError(msg)
-        session_ids = list(ids)
+        session_ids = [nonempty_str(session_id, "a session id") for session_id in ids]
         if not session_ids:
             return
-        for session_id in session_ids:
-            if not isinstance(session_id, str) or not session_id:
-                msg = f"session ids must be non-empty strings, got {session_id!r}"
-                raise ConfigurationError(msg)
         await self._post("delete", {"charID": self.character_id, "sessionIDs": session_ids})

@@ -20,19 +20,22 @@ Vendor quirks, all handled here or in the shared cursor pager:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
-from typing import Any, ClassVar, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from backscroll import _fields as f
 from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES
 from backscroll._models import Message, Role
 from backscroll._paging import CursorPage, Window, cursor_pages
-from backscroll._protocols import Order
 from backscroll._provider import HTTPProvider, resolve_credential
 from backscroll.errors import APIStatusError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Mapping, Sequence
+
+    import httpx
+
+    from backscroll._protocols import Order
 
 __all__ = ["CursorProvider"]
 

@@ -19,19 +19,23 @@ Vendor quirks, all handled here or in the shared offset pager:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
-from datetime import tzinfo
-from typing import Any, ClassVar, Final
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from backscroll import _fields as f
 from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES, encode_path_segment
 from backscroll._ids import Occurrences, derived_id, hashable
 from backscroll._models import Message, Role
 from backscroll._paging import Window, offset_pages
-from backscroll._protocols import Order
 from backscroll._provider import HTTPProvider, resolve_credential
-from backscroll.errors import ConfigurationError, PaginationError
+from backscroll._validate import nonempty_str
+from backscroll.errors import PaginationError
+
+if TYPE_CHECKING:
+    from datetime import tzinfo
+
+    import httpx
+
+    from backscroll._protocols import Order
 
 __all__ = ["TalkifaiProvider"]
 
@@ -101,15 +105,14 @@ class TalkifaiProvider(HTTPProvider):
         )
 
     def _headers(self, conversation_id: str) -> dict[str, str]:
-        token = self._token_for(conversation_id)
-        if not isinstance(token, str) or not token:
-            msg = "the talkifai token callable must return a non-empty string"
-            raise ConfigurationError(msg)
+        token = nonempty_str(self._token_for(conversation_id), "the talkifai token")
         self._http.redact.add(token)
         return {"Authorization": f"Bearer {token}"}
 
     def _fetcher(self, conversation_id: str) -> Callable[[int, int], Any]:
-        url = self._http.url("v1", "chat", "sessions", encode_path_segment(conversation_id), "messages")
+        url = self._http.url(
+            "v1", "chat", "sessions", encode_path_segment(conversation_id), "messages"
+        )
 
         async def fetch(offset: int, limit: int) -> Sequence[Record]:
             params = {"limit": str(limit), "offset": str(offset)}
