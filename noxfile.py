@@ -1,0 +1,100 @@
+"""
+backscroll's tasks: ``nox`` runs exactly what CI runs.
+
+In this order:
+
+- ``lint``: ruff's linter and its formatter check;
+- ``typecheck``: ``mypy --strict`` over src, tests and this file, with every extra installed;
+- ``docs``: the documentation, built strictly (any warning fails it);
+- ``integrations``: each framework integration with only its own extra installed;
+- ``soak``: the long loopback tests (``-m soak``);
+- ``tests``: the suite under branch coverage, then the coverage report (``fail_under``).
+
+``nox -s NAME`` runs one session; arguments after ``--`` go to its tool, as in
+``nox -s tests -- -k paging -x`` or ``nox -s docs -- serve``.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import nox
+
+nox.needs_version = ">=2025.5.1"  # nox.project.dependency_groups, download_python
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_external_run = True
+# The test matrix comes from the classifiers. An interpreter that is not installed is
+# skipped, never downloaded: CI has only the oldest.
+nox.options.error_on_missing_interpreters = False
+nox.options.download_python = "never"
+# Quick checks first; the suite last, so that its summary ends the log.
+nox.options.sessions = ["lint", "typecheck", "docs", "integrations", "soak", "tests"]
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+PYTHONS = nox.project.python_versions(PYPROJECT)
+OLDEST = PYTHONS[0]
+EXTRAS = list(PYPROJECT["project"].get("optional-dependencies", {}))
+# Each framework integration is tested with only its own extra installed, so that a
+# dependency missing from one cannot hide behind another's.
+INTEGRATIONS = ["langchain", "pydantic-ai", "llama-index"]
+
+
+def _install(session: nox.Session, extras: str, *groups: str) -> None:
+    requirements = [r for group in groups for r in nox.project.dependency_groups(PYPROJECT, group)]
+    session.install("-e", f".[{extras}]", *requirements)
+
+
+@nox.session(python=OLDEST)
+def lint(session: nox.Session) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", *session.posargs, ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=OLDEST)
+def typecheck(session: nox.Session) -> None:
+    # Every extra, so that mypy sees the real types of each integration.
+    _install(session, ",".join(EXTRAS), "typing")
+    session.run("mypy", *session.posargs)  # files and strictness come from pyproject.toml
+
+
+@nox.session(python=OLDEST)
+def docs(session: nox.Session) -> None:
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    # Material prints an end-of-life notice (May 2027) on every build; it is known.
+    env = {"NO_MKDOCS_2_WARNING": "1"}
+    if session.posargs == ["serve"]:
+        session.run("mkdocs", "serve", env=env)
+    else:
+        session.run("mkdocs", "build", "--strict", *session.posargs, env=env)
+
+
+@nox.session(python=OLDEST)
+@nox.parametrize("extra", [nox.param(extra, id=extra) for extra in INTEGRATIONS])
+def integrations(session: nox.Session, extra: str) -> None:
+    test_file = pathlib.Path("tests", "integrations", f"test_{extra.replace('-', '_')}.py")
+    if not test_file.exists():
+        session.skip(f"{test_file} does not exist yet: nothing to test for the {extra!r} extra")
+    if extra not in EXTRAS:
+        session.error(f"{test_file} exists, but pyproject.toml has no {extra!r} extra")
+    _install(session, f"cli,sandbox,{extra}", "tests")
+    session.run("pytest", str(test_file), *session.posargs)
+
+
+@nox.session(python=OLDEST)
+def soak(session: nox.Session) -> None:
+    _install(session, "cli,sandbox", "tests")
+    # pytest exits 5 when no test is marked soak (yet); that is not a failure.
+    session.run("pytest", "-m", "soak", *session.posargs, success_codes=[0, 5])
+
+
+@nox.session(python=PYTHONS)
+def tests(session: nox.Session) -> None:
+    _install(session, "cli,sandbox", "tests")
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", "-m", "not soak", *session.posargs)
+    session.run("coverage", "combine")
+    # A run narrowed by arguments covers less by design: report, but do not fail on it.
+    session.run("coverage", "report", *(["--fail-under=0"] if session.posargs else []))
