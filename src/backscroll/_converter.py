@@ -48,6 +48,22 @@ def _structure_role(value: object, _: type) -> Role:
     return Role(value)
 
 
+def _structure_str(value: object, _: type) -> str:
+    # cattrs' default calls str(): a null content would come back as "None".
+    if not isinstance(value, str):
+        msg = f"expected a string, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
+def _structure_int(value: object, _: type) -> int:
+    # cattrs' default calls int(): "5", 5.7 and true would pass, and 5.7 silently lose.
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"expected an integer, got {type(value).__name__}"
+        raise TypeError(msg)
+    return value
+
+
 def _unstructure_role(value: Role) -> str:
     return value.value
 
@@ -71,6 +87,8 @@ def _is_json_object(type_: object) -> bool:
 converter.register_unstructure_hook(datetime, _unstructure_datetime)
 converter.register_structure_hook(datetime, _structure_datetime)
 converter.register_structure_hook(Role, _structure_role)
+converter.register_structure_hook(str, _structure_str)
+converter.register_structure_hook(int, _structure_int)
 converter.register_unstructure_hook(Role, _unstructure_role)
 converter.register_structure_hook_func(_is_json_object, _structure_mapping)
 converter.register_unstructure_hook_func(_is_json_object, _unstructure_mapping)
@@ -97,6 +115,9 @@ def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
 
     .. versionadded:: 0.1.0
     """
+    if not isinstance(data, Mapping):
+        msg = f"cannot read a {cls.__name__} from {type(data).__name__}: expected a dict"
+        raise ConversionError(msg)
     try:
         return converter.structure(data, cls)
     except (cattrs.BaseValidationError, ValueError, TypeError, KeyError) as exc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -23,6 +23,16 @@ def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _read_only_or_none(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return None if value is None else _read_only(value)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    # One representation per instant: equal times compare, hash and serialise the same
+    # whatever zone they were given in. Naive means UTC, as everywhere in backscroll.
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
 
 
 class Role(enum.StrEnum):
@@ -53,7 +63,8 @@ class Message:
         conversation_id: The vendor's conversation (session) id.
         role: The normalised speaker.
         content: The text.
-        created_at: Timezone-aware UTC, or ``None`` when the vendor gives no time.
+        created_at: Timezone-aware UTC, or ``None`` when the vendor gives no time. An
+            aware time in another zone is converted to UTC; a naive one is read as UTC.
         provider: ``"convai"``, ``"talkifai"``, ``"cursor"`` or a custom provider's name.
         sender_id: The vendor's sender id, where it has one.
         token_count: The vendor's token count, where it has one.
@@ -67,7 +78,7 @@ class Message:
     conversation_id: str
     role: Role
     content: str
-    created_at: datetime | None
+    created_at: datetime | None = attrs.field(converter=_utc_or_none)
     provider: str
     sender_id: str | None = None
     token_count: int | None = None
@@ -87,7 +98,8 @@ class Conversation:
     Attributes:
         id: The vendor's conversation id: pass it to ``messages()``.
         provider: The provider's name.
-        created_at: Timezone-aware UTC, or ``None`` when the vendor gives no time.
+        created_at: Timezone-aware UTC, or ``None`` when the vendor gives no time (converted
+            as in `Message`).
         metadata: Vendor extras (for Convai, ``is_added_to_memory``). Read-only.
         raw: The vendor record. Read-only.
 
@@ -96,7 +108,7 @@ class Conversation:
 
     id: str
     provider: str
-    created_at: datetime | None = None
+    created_at: datetime | None = attrs.field(default=None, converter=_utc_or_none)
     metadata: Mapping[str, Any] = attrs.field(
         default=_EMPTY, converter=_read_only, hash=False, repr=False
     )

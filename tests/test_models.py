@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+
+from backscroll import Conversation, Message, Role
+
+AT = datetime(2024, 9, 25, 19, 54, 59, 124733, tzinfo=UTC)
+
+
+def message(**overrides: Any) -> Message:
+    fields: dict[str, Any] = {
+        "id": "m1",
+        "conversation_id": "c1",
+        "role": Role.USER,
+        "content": "hello",
+        "created_at": AT,
+        "provider": "convai",
+    }
+    fields.update(overrides)
+    return Message(**fields)
+
+
+@pytest.mark.parametrize("cls", [Message, Conversation])
+def test_models_are_frozen_slotted_attrs_classes(cls: type[Any]) -> None:
+    """Both models are attrs classes with slots, so they carry no instance __dict__."""
+    assert attrs.has(cls)
+    assert "__slots__" in vars(cls)
+    assert not hasattr(message(), "__dict__")
+    assert not hasattr(Conversation(id="c", provider="p"), "__dict__")
+
+
+@pytest.mark.parametrize("cls", [Message, Conversation])
+def test_every_field_is_keyword_only(cls: type[Any]) -> None:
+    """No field can be passed positionally."""
+    assert all(a.kw_only for a in attrs.fields(cls))
+    with pytest.raises(TypeError):
+        cls("m1", "c1")
+
+
+def test_message_fields_cannot_be_assigned() -> None:
+    """Assigning to a field of a Message raises FrozenInstanceError."""
+    m = message()
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        m.content = "changed"  # type: ignore[misc]
+
+
+def test_conversation_fields_cannot_be_assigned() -> None:
+    """Assigning to a field of a Conversation raises FrozenInstanceError."""
+    c = Conversation(id="c", provider="convai")
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        c.id = "other"  # type: ignore[misc]
+
+
+def test_metadata_and_raw_are_read_only() -> None:
+    """Item assignment on metadata or raw raises TypeError."""
+    m = message(metadata={"is_trigger_input": False}, raw={"speaker": "User"})
+    with pytest.raises(TypeError):
+        m.metadata["is_trigger_input"] = True  # type: ignore[index]
+    assert m.raw is not None
+    with pytest.raises(TypeError):
+        m.raw["speaker"] = "Character"  # type: ignore[index]
+    c = Conversation(id="c", provider="convai", metadata={"a": 1}, raw={"b": 2})
+    with pytest.raises(TypeError):
+        c.metadata["a"] = 2  # type: ignore[index]
+
+
+def test_metadata_is_a_copy_of_what_was_passed() -> None:
+    """Mutating the dict given as metadata later does not change the message."""
+    given = {"a": 1}
+    m = message(metadata=given, raw=given)
+    given["a"] = 2
+    assert m.metadata == {"a": 1}
+    assert m.raw == {"a": 1}
+
+
+def test_defaults_are_empty_metadata_and_no_raw() -> None:
+    """Optional fields default to None, an empty read-only mapping and no raw record."""
+    m = message()
+    assert (m.sender_id, m.token_count, m.raw) == (None, None, None)
+    assert dict(m.metadata) == {}
+    assert Conversation(id="c", provider="p").created_at is None
+
+
+def test_role_values() -> None:
+    """Role is a StrEnum with exactly the five documented values."""
+    assert {r.name: r.value for r in Role} == {
+        "USER": "user",
+        "ASSISTANT": "assistant",
+        "SYSTEM": "system",
+        "TOOL": "tool",
+        "UNKNOWN": "unknown",
+    }
+    assert isinstance(Role.USER, str)
+    assert str(Role.ASSISTANT) == "assistant"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        datetime(2024, 9, 25, 21, 54, 59, 124733, tzinfo=ZoneInfo("Europe/Berlin")),
+        datetime(2024, 9, 26, 4, 54, 59, 124733, tzinfo=timezone(timedelta(hours=9))),
+        AT,
+    ],
+    ids=["berlin", "plus9", "utc"],
+)
+def test_created_at_is_stored_as_utc(given: datetime) -> None:
+    """An aware created_at in any zone is stored as the same instant in UTC."""
+    m = message(created_at=given)
+    c = Conversation(id="c", provider="p", created_at=given)
+    assert m.created_at == AT
+    assert m.created_at is not None
+    assert m.created_at.tzinfo is UTC
+    assert c.created_at is not None
+    assert c.created_at.tzinfo is UTC
+
+
+def test_naive_created_at_is_read_as_utc() -> None:
+    """A naive created_at is taken as UTC, as everywhere in backscroll."""
+    m = message(created_at=AT.replace(tzinfo=None))
+    assert m.created_at == AT
+    assert m.created_at is not None
+    assert m.created_at.tzinfo is UTC
+
+
+def test_equal_messages_hash_equal_whatever_the_zone() -> None:
+    """The same instant given in two zones makes equal messages with equal hashes."""
+    a = message(created_at=AT)
+    b = message(created_at=AT.astimezone(ZoneInfo("America/New_York")))
+    assert a == b
+    assert hash(a) == hash(b)
+
+
+def test_messages_differing_in_metadata_are_unequal() -> None:
+    """Equality takes metadata and raw into account."""
+    assert message(metadata={"a": 1}) != message(metadata={"a": 2})
+    assert message(raw={"a": 1}) != message(raw=None)
+
+
+def test_evolve_keeps_the_invariants() -> None:
+    """attrs.evolve runs the converters again, so the copy is read-only and in UTC too."""
+    m = attrs.evolve(message(), metadata={"x": 1}, created_at=AT.astimezone(ZoneInfo("Asia/Tokyo")))
+    assert m.created_at is not None
+    assert m.created_at.tzinfo is UTC
+    with pytest.raises(TypeError):
+        m.metadata["x"] = 2  # type: ignore[index]
