@@ -10,8 +10,6 @@ backscroll: read chat history out of conversational-AI vendors through one async
 
 from __future__ import annotations
 
-from typing import Any
-
 from backscroll import errors
 from backscroll._converter import from_dict, to_dict
 from backscroll._models import Conversation, Message, Role
@@ -64,7 +62,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> str:
     if name == "__version__":
         from importlib.metadata import version  # noqa: PLC0415 - only when asked for
 
