@@ -42,7 +42,10 @@ def describe(value: object) -> str:
         return f"an object with keys [{keys}]"
     if isinstance(value, list):
         return f"a list of {len(value)} items"
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's digit limit for str()
+        return f"{kind} of {value.bit_length() if isinstance(value, int) else '?'} bits"
     if len(text) > _MAX_SHOWN:
         text = text[: _MAX_SHOWN - 3] + "..."
     return f"{kind} {text}"
@@ -75,7 +78,9 @@ def _get(provider: str, record: Mapping[str, Any], key: str, where: str) -> obje
         raise ResponseFormatError(msg) from None
 
 
-def get_mapping(provider: str, record: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+def get_mapping(
+    provider: str, record: Mapping[str, Any], key: str, where: str
+) -> Mapping[str, Any]:
     """Read a required object field."""
     return require_mapping(provider, _get(provider, record, key, where), f"{where}.{key}")
 
@@ -130,9 +135,7 @@ def get_int_or_none(provider: str, record: Mapping[str, Any], key: str, where: s
     fail(provider, f"{where}.{key}", "an integer or null", value)
 
 
-def parse_timestamp(
-    provider: str, value: object, where: str, *, assume: tzinfo = UTC
-) -> datetime:
+def parse_timestamp(provider: str, value: object, where: str, *, assume: tzinfo = UTC) -> datetime:
     """
     Parse an ISO 8601 timestamp into an aware UTC datetime.
 
@@ -143,8 +146,9 @@ def parse_timestamp(
         fail(provider, where, "an ISO 8601 timestamp string", value)
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=assume)
+        # Near year 1 or 9999 the shift to UTC can leave the range datetime can hold.
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         fail(provider, where, "an ISO 8601 timestamp string", value)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=assume)
-    return parsed.astimezone(UTC)
