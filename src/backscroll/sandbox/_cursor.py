@@ -1,0 +1,249 @@
+"""
+The fake cursor-paged chat history API (the "example-ai" document), under ``/cursor``.
+
+As documented: ``GET /v1/chat/history?conversation_id=&limit=&before=|after=&include_meta=``
+with ``Authorization: Bearer <key>``; the envelope ``{"status", "message", "data",
+"pagination"}``; ``limit`` defaults to 20 and is silently capped at 100; ``before`` and
+``after`` are exclusive ISO timestamps and mutually exclusive; pages are newest first by
+default; ``metadata`` only with ``include_meta=true``. Errors use the same envelope with
+``"status": "error"`` and ``"data": null``.
+
+Which messages a page holds: with ``after``, the *oldest* ``limit`` messages strictly after
+it; with ``before`` or neither, the *newest* ``limit`` messages strictly before it.
+``has_more`` says whether more lie beyond the page in that direction. ``next_cursor`` is the
+timestamp of the page's last message in the paging direction: the naive exclusive cursor
+that silently skips the rest of a burst sharing that second. Clients must not depend on it,
+and the sandbox serves it that way on purpose.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import attrs
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from backscroll.errors import ConfigurationError
+from backscroll.sandbox._faults import check_every, check_positive
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from starlette.requests import Request
+
+    from backscroll.sandbox._app import Sandbox
+
+__all__ = [
+    "API_KEY",
+    "DOCS_API_KEY",
+    "PREFIX",
+    "ROUTES",
+    "CursorQuirks",
+    "error_response",
+    "routes",
+]
+
+#: The bearer key the fake API accepts.
+API_KEY: Final = "sk_test_sandbox"
+#: The key in the vendor document's examples, accepted too so they run verbatim.
+DOCS_API_KEY: Final = "sk_test_51_fakeapikey123456"
+PREFIX: Final = "/cursor"
+ROUTES: Final = ("history",)
+DEFAULT_LIMIT: Final = 20
+
+_PATH: Final = f"{PREFIX}/v1/chat/history"
+_STATUS_TEXT: Final = {
+    429: "Too many requests. Please slow down.",
+    500: "Unexpected server error. Please try again later.",
+    502: "Bad gateway. Please try again later.",
+    503: "Service temporarily unavailable. Please try again later.",
+}
+_TRUE: Final = frozenset({"true", "1", "yes"})
+_FALSE: Final = frozenset({"false", "0", "no"})
+
+
+@attrs.frozen(kw_only=True)
+class CursorQuirks:
+    """
+    Switchable cursor-API behaviour; the defaults are the documented ones.
+
+    Args:
+        max_limit: The silent cap on ``limit`` (documented: 100).
+        page_order: Order within a page: ``"desc"`` (documented default, newest first) or
+            ``"asc"`` (as the document's example page shows).
+        stuck_cursor: ``next_cursor`` repeats the cursor of the request, so a client that
+            follows it asks for the same page forever.
+        empty_page_has_more: ``has_more`` is always true, even on the empty page past the
+            end.
+        repeat_page_every: Every n-th request for a conversation answers with that
+            conversation's previous answer again (``None``: never).
+        ignore_cursor: ``before``/``after`` are ignored: every request gets the newest page.
+
+    .. versionadded:: 0.1.0
+    """
+
+    max_limit: int = 100
+    page_order: Literal["desc", "asc"] = "desc"
+    stuck_cursor: bool = False
+    empty_page_has_more: bool = False
+    repeat_page_every: int | None = None
+    ignore_cursor: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        check_positive(self.max_limit, "CursorQuirks(max_limit=...)")
+        if self.page_order not in {"asc", "desc"}:
+            msg = f"CursorQuirks(page_order=...) must be 'asc' or 'desc', got {self.page_order!r}"
+            raise ConfigurationError(msg)
+        check_every(self.repeat_page_every, "CursorQuirks(repeat_page_every=...)")
+
+
+def _error(status: int, message: str, request: Request | None = None) -> Response:
+    headers = {}
+    if request is not None and "x-request-id" in request.headers:
+        headers["X-Request-Id"] = request.headers["x-request-id"]
+    body = {"status": "error", "message": message, "data": None}
+    return JSONResponse(body, status, headers=headers or None)
+
+
+def error_response(status: int) -> Response:
+    """An injected error status, in the API's error envelope."""
+    return _error(status, _STATUS_TEXT.get(status, "Unexpected server error."))
+
+
+class _Invalid(Exception):  # noqa: N818 - internal control flow, caught in this module
+    pass
+
+
+def _timestamp(name: str, value: str) -> datetime:
+    for candidate in (value, value.replace(" ", "+")):
+        # A "+" sent unencoded arrives as a space: read "…T14:00:00 01:00" as an offset.
+        try:
+            moment = datetime.fromisoformat(candidate.strip())
+        except ValueError:
+            continue
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    msg = f"Invalid query parameter: {name} must be an ISO 8601 timestamp."
+    raise _Invalid(msg)
+
+
+@attrs.frozen
+class _Query:
+    conversation_id: str
+    limit: int
+    before: datetime | None
+    after: datetime | None
+    cursor: str | None
+    include_meta: bool
+
+
+def _query(params: Mapping[str, str], default_limit: int, max_limit: int) -> _Query:
+    conversation_id = params.get("conversation_id", "")
+    if not conversation_id:
+        msg = "Invalid query parameter: conversation_id is required."
+        raise _Invalid(msg)
+    raw_limit = params.get("limit")
+    limit = default_limit
+    if raw_limit is not None:
+        text = raw_limit.strip()
+        if not text.lstrip("+").isdigit() or int(text) < 1:
+            msg = "Invalid query parameter: limit must be a positive integer."
+            raise _Invalid(msg)
+        limit = int(text)
+    raw_before, raw_after = params.get("before"), params.get("after")
+    if raw_before is not None and raw_after is not None:
+        msg = "Invalid query parameter: before and after cannot both be set."
+        raise _Invalid(msg)
+    before = _timestamp("before", raw_before) if raw_before is not None else None
+    after = _timestamp("after", raw_after) if raw_after is not None else None
+    meta = params.get("include_meta", "false").strip().lower()
+    if meta not in _TRUE | _FALSE:
+        msg = "Invalid query parameter: include_meta must be true or false."
+        raise _Invalid(msg)
+    return _Query(
+        conversation_id=conversation_id,
+        limit=min(limit, max_limit),
+        before=before,
+        after=after,
+        cursor=raw_before if raw_before is not None else raw_after,
+        include_meta=meta in _TRUE,
+    )
+
+
+def select(
+    records: Sequence[Mapping[str, Any]],
+    *,
+    limit: int,
+    before: datetime | None,
+    after: datetime | None,
+) -> tuple[list[Mapping[str, Any]], bool]:
+    """
+    The page's records (oldest first) and whether more lie beyond it.
+
+    With *after*: the oldest *limit* strictly after it. Otherwise the newest *limit*
+    strictly before *before* (or of all).
+    """
+    if after is not None:
+        later = [r for r in records if _created(r) > after]
+        return later[:limit], len(later) > limit
+    earlier = [r for r in records if before is None or _created(r) < before]
+    return earlier[-limit:], len(earlier) > limit
+
+
+def _created(record: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(record["created_at"]).astimezone(UTC)
+
+
+def routes(sandbox: Sandbox) -> list[Route]:
+    """The history endpoint, bound to *sandbox*."""
+
+    async def history(request: Request) -> Response:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or key.strip() not in {API_KEY, DOCS_API_KEY}:
+            return _error(401, "Missing or invalid Authorization header.", request)
+        quirks = sandbox.cursor_quirks
+        try:
+            query = _query(request.query_params, DEFAULT_LIMIT, quirks.max_limit)
+        except _Invalid as invalid:
+            return _error(400, str(invalid), request)
+        records = sandbox.data.cursor.get(query.conversation_id)
+        if records is None:
+            return _error(404, f"Conversation not found: {query.conversation_id}.", request)
+        before, after = query.before, query.after
+        if quirks.ignore_cursor:
+            before = after = None
+        page, has_more = select(records, limit=query.limit, before=before, after=after)
+        next_cursor = None
+        if page:
+            edge = page[-1] if after is not None else page[0]
+            next_cursor = edge["created_at"]
+        if quirks.stuck_cursor and query.cursor is not None:
+            next_cursor = query.cursor
+        if quirks.empty_page_has_more:
+            has_more = True
+        ordered = list(page) if quirks.page_order == "asc" else list(reversed(page))
+        messages = [
+            dict(r) if query.include_meta else {k: v for k, v in r.items() if k != "metadata"}
+            for r in ordered
+        ]
+        body = {
+            "status": "success",
+            "message": "Chat history retrieved successfully.",
+            "data": {"conversation_id": query.conversation_id, "messages": messages},
+            "pagination": {"limit": query.limit, "next_cursor": next_cursor, "has_more": has_more},
+        }
+        body = sandbox.repeat(("cursor", query.conversation_id), quirks.repeat_page_every, body)
+        headers = {}
+        if "x-request-id" in request.headers:
+            headers["X-Request-Id"] = request.headers["x-request-id"]
+        return JSONResponse(body, headers=headers or None)
+
+    return [Route(_PATH, history, methods=["GET"])]
+
+
+def classify(path: str) -> str | None:
+    """The route name of a cursor-API path, or ``None``."""
+    return "history" if path == _PATH else None

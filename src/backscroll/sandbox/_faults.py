@@ -1,0 +1,538 @@
+"""
+Fault injection: the ways a real vendor fails, on a seeded, replayable plan.
+
+A `Faults` plan is attached to a vendor (``"cursor"``) or to one route of it
+(``"convai/details"``). Every request to that target draws its fate from the plan's seed,
+the target and the request's number, so the same test run sees the same faults in the same
+places. The `FaultLayer` (ASGI middleware around the whole app) carries the fate out:
+latency, an error status (429 with ``Retry-After``, 5xx), a dropped connection, truncated
+JSON, an HTML error page with status 200, the wrong content type, or a body trickling in.
+
+A dropped connection cannot be expressed in ASGI: under uvicorn the layer starts the
+response and raises mid-body, so uvicorn aborts the connection and the client sees a
+protocol error. In-process, `SandboxTransport` turns the same exception into the
+`httpx.ConnectError` (nothing sent, request not processed) or `httpx.ReadError` (request
+processed, answer lost) a socket would have produced.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import random
+from collections.abc import Callable, Hashable, Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import anyio
+import attrs
+import httpx
+from starlette.responses import HTMLResponse, Response
+
+from backscroll.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = [
+    "ConnectionDropped",
+    "FaultLayer",
+    "FaultPlan",
+    "Faults",
+    "Outcome",
+    "PageRepeater",
+    "RequestRecord",
+    "SandboxTransport",
+    "Target",
+    "check_every",
+    "check_positive",
+]
+
+#: The scope extension `SandboxTransport` sets, so the layer knows nothing is on a socket.
+IN_PROCESS: Final = "backscroll.sandbox.in_process"
+
+Kind = Literal["ok", "status", "drop", "truncate", "html", "wrong_content_type", "slow"]
+
+_HTML_PAGE: Final = (
+    "<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"
+    "<center><h1>502 Bad Gateway</h1></center>\n<hr><center>nginx</center>\n</body>\n</html>\n"
+)
+_RETRY_AFTER_STATUSES: Final = frozenset({429, 503})
+
+
+def _number(value: object) -> float | None:
+    """*value* as a number, or ``None`` if it is not one (``True`` is not a number here)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _share(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    del instance
+    number = _number(value)
+    if number is None or not 0 <= number <= 1:
+        msg = f"Faults({attribute.name}=...) must be a share between 0 and 1, got {value!r}"
+        raise ConfigurationError(msg)
+
+
+def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    del instance
+    if value is None and attribute.name == "retry_after":
+        return
+    number = _number(value)
+    if number is None or number < 0:
+        msg = (
+            f"Faults({attribute.name}=...) must be a non-negative number of seconds, got {value!r}"
+        )
+        raise ConfigurationError(msg)
+
+
+def _statuses(value: Mapping[int, float]) -> Mapping[int, float]:
+    weights: list[tuple[object, object]] = list(dict(value).items())
+    for status, weight in weights:
+        code = status if isinstance(status, int) and not isinstance(status, bool) else 0
+        if not 400 <= code <= 599:  # noqa: PLR2004
+            msg = f"Faults(statuses=...) keys must be HTTP error statuses, got {status!r}"
+            raise ConfigurationError(msg)
+        number = _number(weight)
+        if number is None or number < 0:
+            msg = f"Faults(statuses=...) weights must be non-negative numbers, got {weight!r}"
+            raise ConfigurationError(msg)
+    if not any(_number(w) for _, w in weights):
+        msg = "Faults(statuses=...) needs at least one status with a positive weight"
+        raise ConfigurationError(msg)
+    return dict(value)
+
+
+@attrs.frozen(kw_only=True)
+class Outcome:
+    """
+    What one request gets: its fault ``kind`` and, where it applies, the details.
+
+    Attributes:
+        kind: ``"ok"`` or the fault.
+        status: The error status, for ``kind="status"``.
+        before: For ``kind="drop"``: the connection fails before the request is processed
+            (in-process only; under uvicorn every drop happens mid-body).
+    """
+
+    kind: Kind = "ok"
+    status: int | None = None
+    before: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class Faults:
+    """
+    A seeded plan of misbehaviour for one vendor or one route.
+
+    The shares are of requests and must add up to at most 1; each request gets at most one
+    fault (plus ``latency``, which every request gets).
+
+    Args:
+        rate: Share of requests answered with an error status drawn from *statuses*.
+        statuses: Error statuses and their relative weights.
+        retry_after: Seconds announced in ``Retry-After`` on 429 and 503 (``None``: no
+            header).
+        retry_after_format: ``"seconds"`` (``Retry-After: 2``) or ``"http-date"``
+            (``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT``).
+        drop: Share of requests whose connection drops.
+        truncate: Share of answers whose JSON body is cut in half.
+        html: Share of requests answered with an HTML error page and status 200, as a
+            misconfigured proxy does.
+        wrong_content_type: Share of answers served as ``text/html``.
+        slow: Share of answers whose body arrives in *slow_chunks* pieces, *slow_delay*
+            seconds apart.
+        slow_chunks: Pieces of a slow body.
+        slow_delay: Seconds between the pieces of a slow body.
+        latency: Seconds every request waits before it is answered.
+        seed: The plan's seed: the same seed replays the same faults.
+
+    Example:
+        ``Faults(rate=0.2, statuses={429: 1, 500: 1, 503: 1}, drop=0.05, seed=1)``
+
+    .. versionadded:: 0.1.0
+    """
+
+    rate: float = attrs.field(default=0.0, validator=_share)
+    statuses: Mapping[int, float] = attrs.field(
+        factory=lambda: {429: 1.0, 500: 1.0, 502: 1.0, 503: 1.0}, converter=_statuses
+    )
+    retry_after: float | None = attrs.field(default=1.0, validator=_seconds)
+    retry_after_format: Literal["seconds", "http-date"] = "seconds"
+    drop: float = attrs.field(default=0.0, validator=_share)
+    truncate: float = attrs.field(default=0.0, validator=_share)
+    html: float = attrs.field(default=0.0, validator=_share)
+    wrong_content_type: float = attrs.field(default=0.0, validator=_share)
+    slow: float = attrs.field(default=0.0, validator=_share)
+    slow_chunks: int = 4
+    slow_delay: float = attrs.field(default=0.05, validator=_seconds)
+    latency: float = attrs.field(default=0.0, validator=_seconds)
+    seed: int = 0
+
+    def __attrs_post_init__(self) -> None:
+        total = (
+            self.rate + self.drop + self.truncate + self.html + self.wrong_content_type + self.slow
+        )
+        if total > 1 + 1e-9:
+            msg = f"the fault shares of a Faults plan add up to {total:.3f}; at most 1 is possible"
+            raise ConfigurationError(msg)
+        if self.retry_after_format not in {"seconds", "http-date"}:
+            msg = (
+                "Faults(retry_after_format=...) must be 'seconds' or 'http-date', "
+                f"got {self.retry_after_format!r}"
+            )
+            raise ConfigurationError(msg)
+        chunks: object = self.slow_chunks
+        if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1:
+            msg = f"Faults(slow_chunks=...) must be a positive integer, got {self.slow_chunks!r}"
+            raise ConfigurationError(msg)
+
+    def outcome(self, target: str, index: int) -> Outcome:
+        """
+        The fate of request number *index* (0-based) to *target* under this plan.
+
+        Deterministic: tests can ask in advance what a request will get.
+        """
+        rng = random.Random(f"{self.seed}/{target}/{index}")  # noqa: S311 - not crypto
+        draw = rng.random()
+        for kind, share in (
+            ("status", self.rate),
+            ("drop", self.drop),
+            ("truncate", self.truncate),
+            ("html", self.html),
+            ("wrong_content_type", self.wrong_content_type),
+            ("slow", self.slow),
+        ):
+            if draw < share:
+                if kind == "status":
+                    codes = list(self.statuses)
+                    weights = [self.statuses[c] for c in codes]
+                    return Outcome(kind="status", status=rng.choices(codes, weights)[0])
+                if kind == "drop":
+                    return Outcome(kind="drop", before=rng.random() < 0.5)  # noqa: PLR2004
+                return Outcome(kind=kind)  # type: ignore[arg-type]
+            draw -= share
+        return Outcome()
+
+    def retry_after_header(self) -> str | None:
+        """The ``Retry-After`` value to send now, or ``None``."""
+        if self.retry_after is None:
+            return None
+        if self.retry_after_format == "http-date":
+            # An HTTP-date has whole seconds: round up so the wait is never shorter.
+            when = datetime.now(UTC) + timedelta(seconds=math.ceil(self.retry_after))
+            return format_datetime(when, usegmt=True)
+        seconds = float(self.retry_after)
+        return str(int(seconds)) if seconds.is_integer() else f"{seconds:g}"
+
+
+@attrs.frozen
+class Target:
+    """A vendor route, and how that vendor words an error status."""
+
+    vendor: str
+    route: str
+    error: Callable[[int], Response]
+
+
+class FaultPlan:
+    """The `Faults` attached to vendors and routes, and each target's request counter."""
+
+    def __init__(
+        self, faults: Mapping[str, Faults], targets: Mapping[str, tuple[str, ...]]
+    ) -> None:
+        self._targets = targets
+        self.faults: dict[str, Faults] = {}
+        self._counters: collections.Counter[str] = collections.Counter()
+        for key, plan in faults.items():
+            self.set(key, plan)
+
+    def set(self, key: str, faults: Faults | None) -> None:
+        """
+        Attach *faults* to ``"vendor"`` or ``"vendor/route"`` (``None`` detaches).
+
+        Raises:
+            ConfigurationError: no such vendor or route, or *faults* is not a `Faults`.
+        """
+        vendor, _, route = key.partition("/")
+        if vendor not in self._targets or (route and route not in self._targets[vendor]):
+            known = sorted(
+                list(self._targets)
+                + [f"{v}/{r}" for v, routes in self._targets.items() for r in routes]
+            )
+            msg = f"faults for {key!r}: no such target; use one of {', '.join(known)}"
+            raise ConfigurationError(msg)
+        if faults is None:
+            self.faults.pop(key, None)
+            return
+        checked: object = faults
+        if not isinstance(checked, Faults):
+            msg = f"faults for {key!r} must be a Faults(...), got {type(faults).__name__}"
+            raise ConfigurationError(msg)
+        self.faults[key] = faults
+
+    def draw(self, vendor: str, route: str) -> tuple[Faults, Outcome] | None:
+        """The plan for this request and its outcome; the route's plan beats the vendor's."""
+        for key in (f"{vendor}/{route}", vendor):
+            faults = self.faults.get(key)
+            if faults is not None:
+                index = self._counters[key]
+                self._counters[key] += 1
+                return faults, faults.outcome(key, index)
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class RequestRecord:
+    """One request the sandbox answered, for tests to inspect."""
+
+    vendor: str | None
+    route: str | None
+    method: str
+    path: str
+    query: str
+    status: int | None
+    fault: Kind
+
+
+def check_positive(value: object, what: str) -> None:
+    """Raise `ConfigurationError` unless *value* is a positive integer."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{what} must be a positive integer, got {value!r}"
+        raise ConfigurationError(msg)
+
+
+def check_every(value: object, what: str) -> None:
+    """Raise `ConfigurationError` unless *value* is ``None`` or an integer of at least 2."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:  # noqa: PLR2004
+        msg = f"{what} must be None or an integer of at least 2, got {value!r}"
+        raise ConfigurationError(msg)
+
+
+class PageRepeater:
+    """
+    The ``repeat_page_every`` quirk: every n-th answer for a conversation repeats the last.
+
+    A stale cache or a load balancer in front of two replicas does this; an offset or
+    cursor pager that trusts every page yields the repeat twice.
+    """
+
+    def __init__(self) -> None:
+        self._state: dict[Hashable, tuple[int, Any]] = {}
+
+    def __call__(self, key: Hashable, every: int | None, page: Any) -> Any:
+        """Return *page*, or the previous answer for *key* on every *every*-th call."""
+        count, previous = self._state.get(key, (0, None))
+        count += 1
+        if every and count % every == 0 and previous is not None:
+            self._state[key] = (count, previous)
+            return previous
+        self._state[key] = (count, page)
+        return page
+
+    def forget(self) -> None:
+        """Start counting afresh (after changing the quirk)."""
+        self._state.clear()
+
+
+class ConnectionDropped(Exception):  # noqa: N818 - it is an event, and never reaches a user
+    """Raised inside the app to drop the connection (see the module docstring)."""
+
+    def __init__(self, *, before: bool) -> None:
+        super().__init__("backscroll sandbox: connection dropped on purpose (fault injection)")
+        self.before = before
+
+
+class _Captured:
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self) -> None:
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body = b""
+
+
+async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> _Captured:
+    captured = _Captured()
+    parts: list[bytes] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            captured.status = message["status"]
+            captured.headers = list(message.get("headers", []))
+        elif message["type"] == "http.response.body":
+            parts.append(message.get("body", b""))
+
+    await app(scope, receive, send)
+    captured.body = b"".join(parts)
+    return captured
+
+
+def _with_headers(
+    headers: list[tuple[bytes, bytes]], **replace: bytes
+) -> list[tuple[bytes, bytes]]:
+    names = {name.replace("_", "-").encode() for name in replace}
+    kept = [(k, v) for k, v in headers if k.lower() not in names]
+    return kept + [(name.replace("_", "-").encode(), value) for name, value in replace.items()]
+
+
+class FaultLayer:
+    """
+    ASGI middleware that carries out the fault plan and records every request.
+
+    Args:
+        app: The app behind it.
+        plan: The faults per vendor and route.
+        classify: Which vendor route a path is (``None``: not a vendor route).
+        log: Where each request is recorded.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        plan: FaultPlan,
+        classify: Callable[[str], Target | None],
+        log: collections.deque[RequestRecord],
+    ) -> None:
+        self.app = app
+        self.plan = plan
+        self.classify = classify
+        self.log = log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        target = self.classify(scope["path"])
+        drawn = self.plan.draw(target.vendor, target.route) if target else None
+        outcome = drawn[1] if drawn else Outcome()
+        status: list[int] = []
+
+        async def observed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+            await send(message)
+
+        try:
+            if drawn is None or target is None:
+                await self.app(scope, receive, observed)
+            else:
+                faults = drawn[0]
+                if faults.latency:
+                    await anyio.sleep(faults.latency)
+                await self._carry_out(drawn, target, scope, receive, observed)
+        finally:
+            self.log.append(
+                RequestRecord(
+                    vendor=target.vendor if target else None,
+                    route=target.route if target else None,
+                    method=scope["method"],
+                    path=scope["path"],
+                    query=scope.get("query_string", b"").decode("latin-1"),
+                    status=status[0] if status else None,
+                    fault=outcome.kind,
+                )
+            )
+
+    async def _carry_out(  # noqa: C901 - one branch per kind of fault
+        self,
+        drawn: tuple[Faults, Outcome],
+        target: Target,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        faults, outcome = drawn
+        kind = outcome.kind
+        if kind == "ok":
+            await self.app(scope, receive, send)
+            return
+        if kind == "status":
+            assert outcome.status is not None  # noqa: S101 - set with kind="status"
+            response = target.error(outcome.status)
+            hint = faults.retry_after_header()
+            if hint is not None and outcome.status in _RETRY_AFTER_STATUSES:
+                response.headers["Retry-After"] = hint
+            await response(scope, receive, send)
+            return
+        if kind == "html":
+            await HTMLResponse(_HTML_PAGE, status_code=200)(scope, receive, send)
+            return
+        if kind == "drop":
+            await self._drop(outcome, scope, receive, send)
+            return
+        captured = await _capture(self.app, scope, receive)
+        body, headers = captured.body, captured.headers
+        if kind == "truncate":
+            body = body[: len(body) // 2]
+            headers = _with_headers(headers, content_length=str(len(body)).encode())
+        elif kind == "wrong_content_type":
+            headers = _with_headers(headers, content_type=b"text/html; charset=utf-8")
+        await send({"type": "http.response.start", "status": captured.status, "headers": headers})
+        if kind != "slow" or not body:
+            await send({"type": "http.response.body", "body": body})
+            return
+        size = max(1, math.ceil(len(body) / faults.slow_chunks))
+        pieces = [body[i : i + size] for i in range(0, len(body), size)]
+        for number, piece in enumerate(pieces):
+            last = number == len(pieces) - 1
+            await send({"type": "http.response.body", "body": piece, "more_body": not last})
+            if not last:
+                await anyio.sleep(faults.slow_delay)
+
+    async def _drop(self, outcome: Outcome, scope: Scope, receive: Receive, send: Send) -> None:
+        in_process = IN_PROCESS in (scope.get("extensions") or {})
+        if outcome.before:
+            if in_process:
+                raise ConnectionDropped(before=True)
+            # On a socket the closest to "never answered" is headers and then nothing.
+            headers = [(b"content-type", b"application/json"), (b"content-length", b"64")]
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            raise ConnectionDropped(before=False)
+        captured = await _capture(self.app, scope, receive)
+        await send(
+            {"type": "http.response.start", "status": captured.status, "headers": captured.headers}
+        )
+        half = captured.body[: len(captured.body) // 2]
+        await send({"type": "http.response.body", "body": half, "more_body": True})
+        raise ConnectionDropped(before=False)
+
+
+class SandboxTransport(httpx.AsyncBaseTransport):
+    """
+    An httpx transport that runs the sandbox app in-process, sockets and all simulated.
+
+    It delegates to `httpx.ASGITransport` and turns a dropped connection into what a
+    socket would give: `httpx.ConnectError` when nothing was sent, `httpx.ReadError` when
+    the answer broke off.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        async def in_process(scope: Scope, receive: Receive, send: Send) -> None:
+            extensions = dict(scope.get("extensions") or {})
+            extensions[IN_PROCESS] = {}
+            await app({**scope, "extensions": extensions}, receive, send)
+
+        self._asgi = httpx.ASGITransport(app=in_process)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send *request* to the app; a dropped connection raises like a socket would."""
+        try:
+            return await self._asgi.handle_async_request(request)
+        except ConnectionDropped as exc:
+            if exc.before:
+                msg = "[sandbox] connection refused (fault injection)"
+                raise httpx.ConnectError(msg, request=request) from None
+            msg = "[sandbox] peer closed the connection mid-response (fault injection)"
+            raise httpx.ReadError(msg, request=request) from None
+
+    async def aclose(self) -> None:
+        """Close the underlying ASGI transport."""
+        await self._asgi.aclose()

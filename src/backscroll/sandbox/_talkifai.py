@@ -1,0 +1,217 @@
+"""
+The fake Talkifai message history, under ``/talkifai``.
+
+As documented: ``GET /v1/chat/sessions/{conversation_id}/messages?limit=&offset=`` with
+``Authorization: Bearer <token>``; ``limit`` defaults to 50 and is silently capped at 100,
+``offset`` defaults to 0; the answer is ``{"messages": [...], "count": <returned>}``,
+oldest first; an offset at or past the end answers with the *last* ``limit`` messages (the
+documents' "last N messages" trick, ``offset=9999``). Errors are ``{"detail": "..."}``:
+401 ``Invalid token``, 403 ``Conversation ID does not match session token``, 404
+``Session not found or expired``; a malformed ``limit`` or ``offset`` is a 422 in
+FastAPI's shape.
+
+Tokens: `MASTER_TOKEN` reads every conversation; ``sess_<conversation_id>`` reads only its
+own conversation (another one is a 403), like the per-session tokens of the real API.
+
+The conversation id is taken from the *raw* path and percent-decoded once, so an id with
+``/`` or ``..`` in it (sent as ``a%2Fb``, ``%2E%2E``) reaches this route as that id and can
+never reach another route.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import unquote
+
+import attrs
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from backscroll.errors import ConfigurationError
+from backscroll.sandbox._faults import check_every, check_positive
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
+    from backscroll.sandbox._app import Sandbox
+
+__all__ = [
+    "MASTER_TOKEN",
+    "PREFIX",
+    "ROUTES",
+    "TalkifaiQuirks",
+    "error_response",
+    "routes",
+    "session_token",
+]
+
+#: The bearer token that reads every conversation.
+MASTER_TOKEN: Final = "sandbox-talkifai-token"  # noqa: S105 - public by design
+PREFIX: Final = "/talkifai"
+ROUTES: Final = ("messages",)
+DEFAULT_LIMIT: Final = 50
+
+_SESSIONS: Final = f"{PREFIX}/v1/chat/sessions/"
+_MESSAGES: Final = "/messages"
+_STATUS_TEXT: Final = {
+    429: "Rate limit exceeded",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+
+
+def session_token(conversation_id: str) -> str:
+    """The per-conversation session token the sandbox accepts for *conversation_id*."""
+    return f"sess_{conversation_id}"
+
+
+@attrs.frozen(kw_only=True)
+class TalkifaiQuirks:
+    """
+    Switchable Talkifai behaviour; the defaults are the documented ones.
+
+    Args:
+        max_limit: The silent cap on ``limit`` (documented: 100).
+        past_end: What an offset at or past the end answers: ``"last_page"`` (documented:
+            the last ``limit`` messages) or ``"empty"``.
+        repeat_page_every: Every n-th request for a conversation answers with that
+            conversation's previous answer again (``None``: never).
+        ignore_offset: Answer every request as if ``offset=0``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    max_limit: int = 100
+    past_end: Literal["last_page", "empty"] = "last_page"
+    repeat_page_every: int | None = None
+    ignore_offset: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        check_positive(self.max_limit, "TalkifaiQuirks(max_limit=...)")
+        if self.past_end not in {"last_page", "empty"}:
+            msg = (
+                "TalkifaiQuirks(past_end=...) must be 'last_page' or 'empty', "
+                f"got {self.past_end!r}"
+            )
+            raise ConfigurationError(msg)
+        check_every(self.repeat_page_every, "TalkifaiQuirks(repeat_page_every=...)")
+
+
+def error_response(status: int) -> Response:
+    """An injected error status, worded as Talkifai (FastAPI) words errors."""
+    return JSONResponse({"detail": _STATUS_TEXT.get(status, "Error")}, status)
+
+
+def _detail(status: int, detail: Any, **headers: str) -> Response:
+    return JSONResponse({"detail": detail}, status, headers=headers or None)
+
+
+def _query_int(request: Request, name: str, default: int, minimum: int) -> int | dict[str, Any]:
+    """The parameter's value, or FastAPI's 422 error item for it."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not re.fullmatch(r"[+-]?\d+", raw.strip()):
+        return {
+            "type": "int_parsing",
+            "loc": ["query", name],
+            "msg": "Input should be a valid integer, unable to parse string as an integer",
+            "input": raw,
+        }
+    value = int(raw)
+    if value < minimum:
+        return {
+            "type": "greater_than_equal",
+            "loc": ["query", name],
+            "msg": f"Input should be greater than or equal to {minimum}",
+            "input": raw,
+            "ctx": {"ge": minimum},
+        }
+    return value
+
+
+def conversation_id_of(request: Request) -> str | None:
+    """
+    The conversation id as sent: one raw path segment, percent-decoded once.
+
+    ``None`` when the raw path has an unencoded ``/`` in that place (not this route).
+    """
+    raw_path: bytes | None = request.scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else request.url.path
+    if not (path.startswith(_SESSIONS) and path.endswith(_MESSAGES)):
+        return None
+    segment = path[len(_SESSIONS) : -len(_MESSAGES)]
+    if not segment or "/" in segment:
+        return None
+    if not raw_path:
+        return segment
+    try:
+        return unquote(segment, errors="strict")
+    except UnicodeDecodeError:
+        return None
+
+
+class _Endpoint:
+    """The messages endpoint, bound to a sandbox."""
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+
+    def refusal(self, request: Request, conversation_id: str) -> Response | None:
+        """The 401 or 403 this request's token earns, if any."""
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        invalid = _detail(401, "Invalid token", www_authenticate="Bearer")
+        if scheme.lower() != "bearer" or not token:
+            return invalid
+        if token == MASTER_TOKEN:
+            return None
+        owner = token.removeprefix("sess_") if token.startswith("sess_") else None
+        if owner is None or owner not in self.sandbox.data.talkifai:
+            return invalid
+        if owner != conversation_id:
+            return _detail(403, "Conversation ID does not match session token")
+        return None
+
+    async def __call__(self, request: Request) -> Response:
+        conversation_id = conversation_id_of(request)
+        if conversation_id is None:
+            return _detail(404, "Not Found")
+        refusal = self.refusal(request, conversation_id)
+        if refusal is not None:
+            return refusal
+        limit = _query_int(request, "limit", DEFAULT_LIMIT, 1)
+        offset = _query_int(request, "offset", 0, 0)
+        if not isinstance(limit, int) or not isinstance(offset, int):
+            return _detail(422, [p for p in (limit, offset) if isinstance(p, dict)])
+        records = self.sandbox.data.talkifai.get(conversation_id)
+        if records is None:
+            return _detail(404, "Session not found or expired")
+        quirks = self.sandbox.talkifai_quirks
+        limit = min(limit, quirks.max_limit)
+        if quirks.ignore_offset:
+            offset = 0
+        if offset < len(records):
+            page = records[offset : offset + limit]
+        elif quirks.past_end == "last_page":
+            page = records[-limit:]
+        else:
+            page = []
+        body = {"messages": page, "count": len(page)}
+        key = ("talkifai", conversation_id)
+        return JSONResponse(self.sandbox.repeat(key, quirks.repeat_page_every, body))
+
+
+def routes(sandbox: Sandbox) -> list[Route]:
+    """The messages endpoint, bound to *sandbox*."""
+    path = f"{_SESSIONS}{{conversation_id:path}}{_MESSAGES}"
+    return [Route(path, _Endpoint(sandbox), methods=["GET"])]
+
+
+def classify(path: str) -> str | None:
+    """The route name of a Talkifai path, or ``None``."""
+    if path.startswith(_SESSIONS) and path.endswith(_MESSAGES):
+        return "messages"
+    return None
