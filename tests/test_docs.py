@@ -1,0 +1,65 @@
+"""
+The documentation tells the truth: its code runs, and CI runs the README's own command.
+
+The ``python`` blocks of each document run in order in one namespace, offline, against the
+sandbox. A block that cannot run (one that needs a real vendor) is preceded by
+``<!-- skip: next -->``; sybil parses both.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+from sybil import Sybil
+from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+
+ROOT = pathlib.Path(__file__).parent.parent
+DOCUMENTS = ["README.md", "docs/quickstart.md"]
+# The README's two command lines sit in the first ``sh`` block after this comment.
+COMMANDS_MARKER = "<!-- commands -->"
+DEMO_COMMAND = "python -m pip install '.[cli,sandbox]' && backscroll demo"
+
+_skip = SkipParser()
+_sybil = Sybil(parsers=[PythonCodeBlockParser(), _skip])
+
+
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_python_blocks_run(document: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every python block of the document runs, top to bottom, and most are not skipped."""
+    # The examples must not lean on credentials that happen to be in this shell.
+    for variable in ("CONVAI_API_KEY", "TALKIFAI_TOKEN", "EXAMPLE_AI_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    examples = list(_sybil.parse(ROOT / document).examples())
+    skips = [e for e in examples if e.region.evaluator is _skip.skipper]
+    assert all(e.parsed == ("next", None) for e in skips), "only a bare 'skip: next' is used"
+    runs = len(examples) - 2 * len(skips)  # each skip is a directive and the block it skips
+    assert runs > len(skips), f"{document} skips more python blocks than it runs"
+    for example in examples:
+        example.evaluate()
+
+
+def _readme_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    _, marker, rest = readme.partition(COMMANDS_MARKER)
+    assert marker, f"README.md lost its {COMMANDS_MARKER} marker"
+    block = re.search(r"```sh\n(.*?)```", rest, re.DOTALL)
+    assert block is not None, f"no ```sh block after {COMMANDS_MARKER} in README.md"
+    return block.group(1).splitlines()
+
+
+def test_readme_shows_exactly_two_commands() -> None:
+    """The README's command block is two lines: the demo, then the whole test suite."""
+    commands = _readme_commands()
+    assert len(commands) == 2
+    assert commands[0] == DEMO_COMMAND
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run runs the README's second command line and nothing else."""
+    script = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    code = [line for line in script if line.strip() and not line.lstrip().startswith("#")]
+    assert code[0] == "set -euo pipefail"
+    assert code[-1] == _readme_commands()[1]
+    assert all(line.startswith(("set ", "cd ")) for line in code[:-1])
