@@ -17,7 +17,10 @@ The whole tree::
     ├── PaginationError             paging made no progress or did not end
     ├── ConfigurationError          a constructor or option was given something unusable
     │                               (also a ValueError)
-    └── ConversionError             a dict or file is not a backscroll model (also a ValueError)
+    ├── ConversionError             a dict or file is not a backscroll model (also a ValueError)
+    ├── ReadOnlyError               a write or delete was asked of something that only reads
+    ├── BlockingCallError           a blocking call would wait on itself (also a RuntimeError)
+    └── MissingExtraError           an integration's framework is missing (also an ImportError)
 
 Every message says what happened and what to do next. No message, ``repr`` or log line
 contains an API key or token: vendor error texts are redacted before they are quoted.
@@ -34,12 +37,15 @@ __all__ = [
     "AuthenticationError",
     "BackscrollError",
     "BadRequestError",
+    "BlockingCallError",
     "ConfigurationError",
     "ConversionError",
+    "MissingExtraError",
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ReadOnlyError",
     "ResponseFormatError",
     "ServerError",
 ]
@@ -178,4 +184,38 @@ class ConversionError(BackscrollError, ValueError):
     Data handed to `backscroll.from_dict` (or read from an export) is not a valid model.
 
     The message says which field is wrong. Also a `ValueError`.
+    """
+
+
+class ReadOnlyError(BackscrollError):
+    """
+    A write or a delete was asked of something that only reads.
+
+    For example adding messages to a LangChain history that was given no sink, or clearing
+    one without ``allow_delete=True``: backscroll never deletes vendor history by default.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class BlockingCallError(BackscrollError, RuntimeError):
+    """
+    A blocking call was made from the event loop thread it would have to wait on.
+
+    The blocking facade runs providers on its own background event loop; calling it from code
+    that already runs on that loop (an async provider or sink calling back into
+    `backscroll.blocking`) would wait forever. Use the async API there. Also a `RuntimeError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class MissingExtraError(BackscrollError, ImportError):
+    """
+    An integration was imported without the framework it adapts to.
+
+    The message names the extra to install, for example ``pip install 'backscroll[langchain]'``.
+    Also an `ImportError`.
+
+    .. versionadded:: 0.1.0
     """

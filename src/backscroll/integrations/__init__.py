@@ -1,0 +1,27 @@
+"""
+Adapters from backscroll's `Message` to the message types of LLM frameworks.
+
+One module per target, each importable on its own:
+
+- `backscroll.integrations.openai`: OpenAI chat-completions dicts (no extra needed);
+- `backscroll.integrations.langchain`: LangChain messages, a chat message history and a
+  chat loader (``pip install 'backscroll[langchain]'``);
+- `backscroll.integrations.pydantic_ai`: pydantic-ai ``ModelRequest``/``ModelResponse``
+  history (``pip install 'backscroll[pydantic-ai]'``);
+- `backscroll.integrations.llama_index`: LlamaIndex ``ChatMessage`` lists
+  (``pip install 'backscroll[llama-index]'``).
+
+Importing a module whose framework is missing raises `backscroll.errors.MissingExtraError`
+(an `ImportError`) naming the extra to install. This package itself imports no framework.
+
+Every adapter maps `Role.USER`, `Role.ASSISTANT` and `Role.SYSTEM` onto the framework's own
+speakers, keeps the order it is given, and treats `Role.UNKNOWN` and `Role.TOOL` alike, by
+its ``unmapped`` option: a backscroll message carries no tool call, so a tool result could
+never be paired with the call it answers, which model APIs reject and frameworks drop.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+__all__: list[str] = []

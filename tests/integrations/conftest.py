@@ -1,0 +1,43 @@
+"""Messages of every role, as the framework adapters receive them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from backscroll import Message, Role
+
+START = datetime(2026, 3, 15, 13, 59, 11, tzinfo=UTC)
+
+
+def message(
+    index: int,
+    role: Role,
+    content: str | None = None,
+    *,
+    sender_id: str | None = None,
+    created_at: datetime | None = START,
+) -> Message:
+    """The *index*-th message of conversation ``con_1``, one second after the previous."""
+    return Message(
+        id=f"msg_{index}",
+        conversation_id="con_1",
+        role=role,
+        content=f"{role.value} says {index}" if content is None else content,
+        created_at=None if created_at is None else created_at + timedelta(seconds=index),
+        provider="cursor",
+        sender_id=sender_id,
+    )
+
+
+@pytest.fixture
+def every_role() -> list[Message]:
+    """One message of each role, system first, in conversation order."""
+    return [
+        message(0, Role.SYSTEM, "Be brief."),
+        message(1, Role.USER, "Hey, can you summarize today's calls?", sender_id="usr_82hd92"),
+        message(2, Role.ASSISTANT, "12 inbound, 5 outbound.", sender_id="ai_default_bot"),
+        message(3, Role.TOOL, '{"calls": 17}'),
+        message(4, Role.UNKNOWN, "Narrator: the day ends."),
+    ]

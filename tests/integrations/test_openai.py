@@ -1,0 +1,140 @@
+"""The OpenAI chat-completions format: no extra needed, every role mapped as documented."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from backscroll import ConfigurationError, ConversionError, Message, Role
+from backscroll.integrations.openai import to_openai_messages
+from backscroll.sandbox import Sandbox
+
+from .conftest import message
+
+pytestmark = pytest.mark.anyio
+
+
+def test_every_role_maps_as_documented(every_role: list[Message]) -> None:
+    """System, user and assistant keep their role; tool and unknown are sent as the user."""
+    assert [m["role"] for m in to_openai_messages(every_role)] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "user",
+    ]
+
+
+def test_content_and_order_are_kept(every_role: list[Message]) -> None:
+    """Each dict holds exactly role and content, in the order given, content untouched."""
+    converted = to_openai_messages(every_role)
+    assert [m["content"] for m in converted] == [m.content for m in every_role]
+    assert all(set(m) == {"role", "content"} for m in converted)
+
+
+def test_reversed_input_gives_reversed_output(every_role: list[Message]) -> None:
+    """The adapter never sorts: newest-first input stays newest first."""
+    assert to_openai_messages(every_role[::-1]) == to_openai_messages(every_role)[::-1]
+
+
+def test_unmapped_skip_leaves_tool_and_unknown_out(every_role: list[Message]) -> None:
+    """unmapped='skip' drops exactly the tool and unknown messages."""
+    converted = to_openai_messages(every_role, unmapped="skip")
+    assert [m["content"] for m in converted] == [m.content for m in every_role[:3]]
+
+
+@pytest.mark.parametrize("role", [Role.TOOL, Role.UNKNOWN])
+def test_unmapped_error_names_the_message_and_role(role: Role) -> None:
+    """unmapped='error' raises a ConversionError naming the message id and its role."""
+    with pytest.raises(ConversionError, match=rf"'msg_7'.*'{role.value}'.*unmapped="):
+        to_openai_messages([message(7, role)], unmapped="error")
+
+
+def test_unknown_unmapped_choice_is_a_configuration_error() -> None:
+    """An unmapped value outside the three choices raises before converting anything."""
+    with pytest.raises(ConfigurationError, match="unmapped must be one of"):
+        to_openai_messages([], unmapped="assistant")  # type: ignore[arg-type]
+
+
+def test_names_come_from_sender_ids(every_role: list[Message]) -> None:
+    """names=True adds the sender id as the name, and no name where there is none."""
+    converted = to_openai_messages(every_role, names=True)
+    assert [m.get("name") for m in converted] == [None, "usr_82hd92", "ai_default_bot", None, None]
+
+
+def test_names_callable_is_cleaned_to_openai_alphabet() -> None:
+    """A names function's result is reduced to [A-Za-z0-9_-], at most 64 characters."""
+    converted = to_openai_messages(
+        [message(0, Role.USER), message(1, Role.USER, sender_id="x")],
+        names=lambda m: "Ada Lovelace <ada@example.org>" if m.sender_id is None else "é" * 100,
+    )
+    assert converted[0]["name"] == "Ada_Lovelace_ada_example_org"
+    assert "name" not in converted[1]  # nothing left after cleaning
+
+
+def test_names_callable_returning_none_adds_no_name() -> None:
+    """A names function may decline with None."""
+    assert to_openai_messages([message(0, Role.USER)], names=lambda _: None) == [
+        {"role": "user", "content": "user says 0"}
+    ]
+
+
+def test_names_of_the_wrong_type_are_a_configuration_error() -> None:
+    """names must be a bool or a callable; a callable must return a string or None."""
+    with pytest.raises(ConfigurationError, match="names must be a bool or a callable"):
+        to_openai_messages([message(0, Role.USER)], names="sender")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="must return a string or None"):
+        to_openai_messages([message(0, Role.USER)], names=lambda _: 42)  # type: ignore[arg-type,return-value]
+
+
+def test_drop_empty_leaves_out_blank_messages_only() -> None:
+    """drop_empty removes empty and whitespace-only content and keeps everything else."""
+    messages = [
+        message(0, Role.USER, ""),
+        message(1, Role.ASSISTANT, " \n\t"),
+        message(2, Role.USER, " ok "),
+    ]
+    assert len(to_openai_messages(messages)) == 3
+    assert to_openai_messages(messages, drop_empty=True) == [{"role": "user", "content": " ok "}]
+
+
+async def test_an_unread_async_iterator_is_refused() -> None:
+    """Passing provider.messages(...) itself says how to read it first."""
+
+    async def unread() -> AsyncIterator[Message]:
+        yield message(0, Role.USER)
+
+    iterator = unread()
+    with pytest.raises(ConfigurationError, match=r"async for m in provider\.messages"):
+        to_openai_messages(iterator)  # type: ignore[arg-type]
+    await iterator.aclose()
+
+
+def test_items_that_are_not_messages_are_refused() -> None:
+    """Dicts (say, from to_dict) are not messages: the error says what was given."""
+    with pytest.raises(ConfigurationError, match="got dict"):
+        to_openai_messages([{"role": "user", "content": "hi"}])  # type: ignore[list-item]
+
+
+async def test_sandbox_conversation_end_to_end() -> None:
+    """A cursor-API conversation from the sandbox becomes valid, JSON-ready OpenAI messages."""
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages("con_9s2kd81")]
+    converted = to_openai_messages(history, names=True)
+    assert len(converted) == len(history)
+    assert json.loads(json.dumps(converted)) == converted
+    assert {m["role"] for m in converted} <= {"system", "user", "assistant"}
+    assert converted[-2:] == [
+        {
+            "role": "user",
+            "content": "Hey, can you summarize today's calls?",
+            "name": "usr_82hd92",
+        },
+        {
+            "role": "assistant",
+            "content": "Sure, you had 12 inbound and 5 outbound calls today.",
+            "name": "ai_default_bot",
+        },
+    ]
