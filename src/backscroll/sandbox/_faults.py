@@ -20,7 +20,7 @@ from __future__ import annotations
 import collections
 import math
 import random
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -244,6 +244,8 @@ class FaultPlan:
         self, faults: Mapping[str, Faults], targets: Mapping[str, tuple[str, ...]]
     ) -> None:
         self._targets = targets
+        #: How latency and slow bodies wait; tests replace it to observe without waiting.
+        self.sleep: Callable[[float], Awaitable[None]] = anyio.sleep
         self.faults: dict[str, Faults] = {}
         self._counters: collections.Counter[str] = collections.Counter()
         for key, plan in faults.items():
@@ -424,7 +426,7 @@ class FaultLayer:
             else:
                 faults = drawn[0]
                 if faults.latency:
-                    await anyio.sleep(faults.latency)
+                    await self.plan.sleep(faults.latency)
                 await self._carry_out(drawn, target, scope, receive, observed)
         finally:
             self.log.append(
@@ -483,7 +485,7 @@ class FaultLayer:
             last = number == len(pieces) - 1
             await send({"type": "http.response.body", "body": piece, "more_body": not last})
             if not last:
-                await anyio.sleep(faults.slow_delay)
+                await self.plan.sleep(faults.slow_delay)
 
     async def _drop(self, outcome: Outcome, scope: Scope, receive: Receive, send: Send) -> None:
         in_process = IN_PROCESS in (scope.get("extensions") or {})

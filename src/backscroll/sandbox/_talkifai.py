@@ -175,7 +175,7 @@ class _Endpoint:
             return _detail(403, "Conversation ID does not match session token")
         return None
 
-    async def __call__(self, request: Request) -> Response:
+    async def messages(self, request: Request) -> Response:
         conversation_id = conversation_id_of(request)
         if conversation_id is None:
             return _detail(404, "Not Found")
@@ -207,7 +207,7 @@ class _Endpoint:
 def routes(sandbox: Sandbox) -> list[Route]:
     """The messages endpoint, bound to *sandbox*."""
     path = f"{_SESSIONS}{{conversation_id:path}}{_MESSAGES}"
-    return [Route(path, _Endpoint(sandbox), methods=["GET"])]
+    return [Route(path, _Endpoint(sandbox).messages, methods=["GET"])]
 
 
 def classify(path: str) -> str | None:
