@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from backscroll import errors
 from backscroll._converter import from_dict, to_dict
+from backscroll._migration.engine import migrate
+from backscroll._migration.report import ConversationFailure, MigrationReport, ProgressEvent
+from backscroll._migration.shards import shard_of
 from backscroll._models import Conversation, Message, Role
 from backscroll._protocols import ChatHistoryProvider, DeletesConversations, ListsConversations
 from backscroll.errors import (
@@ -21,6 +24,7 @@ from backscroll.errors import (
     AuthenticationError,
     BackscrollError,
     BadRequestError,
+    CheckpointError,
     ConfigurationError,
     ConversionError,
     NotFoundError,
@@ -29,6 +33,7 @@ from backscroll.errors import (
     RateLimitError,
     ResponseFormatError,
     ServerError,
+    SinkError,
 )
 from backscroll.providers import ConvaiProvider, CursorProvider, TalkifaiProvider
 
@@ -40,24 +45,31 @@ __all__ = [
     "BackscrollError",
     "BadRequestError",
     "ChatHistoryProvider",
+    "CheckpointError",
     "ConfigurationError",
     "ConvaiProvider",
     "Conversation",
+    "ConversationFailure",
     "ConversionError",
     "CursorProvider",
     "DeletesConversations",
     "ListsConversations",
     "Message",
+    "MigrationReport",
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
+    "ProgressEvent",
     "RateLimitError",
     "ResponseFormatError",
     "Role",
     "ServerError",
+    "SinkError",
     "TalkifaiProvider",
     "errors",
     "from_dict",
+    "migrate",
+    "shard_of",
     "to_dict",
 ]
 

@@ -18,6 +18,9 @@ The whole tree::
     ├── ConfigurationError          a constructor or option was given something unusable
     │                               (also a ValueError)
     ├── ConversionError             a dict or file is not a backscroll model (also a ValueError)
+    ├── CheckpointError             a migration checkpoint cannot be read or written, or is
+    │                               another migration's
+    ├── SinkError                   a sink cannot store messages (its file cannot be written)
     ├── ReadOnlyError               a write or delete was asked of something that only reads
     ├── BlockingCallError           a blocking call would wait on itself (also a RuntimeError)
     └── MissingExtraError           an integration's framework is missing (also an ImportError)
@@ -38,6 +41,7 @@ __all__ = [
     "BackscrollError",
     "BadRequestError",
     "BlockingCallError",
+    "CheckpointError",
     "ConfigurationError",
     "ConversionError",
     "MissingExtraError",
@@ -48,6 +52,7 @@ __all__ = [
     "ReadOnlyError",
     "ResponseFormatError",
     "ServerError",
+    "SinkError",
 ]
 
 
@@ -216,6 +221,28 @@ class MissingExtraError(BackscrollError, ImportError):
 
     The message names the extra to install, for example ``pip install 'backscroll[langchain]'``.
     Also an `ImportError`.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class CheckpointError(BackscrollError):
+    """
+    A migration checkpoint cannot be read or written, or belongs to another migration.
+
+    The message names the file and says what to do: restore it, give the migration its own
+    file, or delete it to start over.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class SinkError(BackscrollError):
+    """
+    A sink cannot store messages: its file cannot be opened, read or written.
+
+    The message names the file and what the system said. The failed step commits nothing,
+    so a rerun with the same checkpoint continues where the last commit left off.
 
     .. versionadded:: 0.1.0
     """

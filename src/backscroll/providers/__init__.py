@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from backscroll.providers.convai import ConvaiProvider
 from backscroll.providers.cursor import CursorProvider
+from backscroll.providers.jsonl import JsonlProvider
 from backscroll.providers.talkifai import TalkifaiProvider
 
-__all__ = ["ConvaiProvider", "CursorProvider", "TalkifaiProvider"]
+__all__ = ["ConvaiProvider", "CursorProvider", "JsonlProvider", "TalkifaiProvider"]
