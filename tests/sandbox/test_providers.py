@@ -1,0 +1,346 @@
+"""
+The three providers read every sandbox conversation exactly once, in order.
+
+Every conversation, both orders, several page sizes (small ones put bursts across page
+boundaries and make a burst larger than a page), compared with the ground truth.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from backscroll import (
+    BackscrollError,
+    ConvaiProvider,
+    CursorProvider,
+    Message,
+    PaginationError,
+    Role,
+    TalkifaiProvider,
+)
+from backscroll.sandbox import (
+    CONVAI_CHARACTER_ID,
+    CursorQuirks,
+    Sandbox,
+    TalkifaiQuirks,
+    session_token,
+)
+
+if TYPE_CHECKING:
+    from backscroll._protocols import Order
+
+pytestmark = pytest.mark.anyio
+
+ORDERS: list[Order] = ["asc", "desc"]
+PAGE_SIZES = [None, 3, 7, 50]
+Row = tuple[str, str, datetime]
+
+_TALKIFAI_ROLES = {"user": Role.USER, "assistant": Role.ASSISTANT}
+_CURSOR_ROLES = {"user": Role.USER, "ai": Role.ASSISTANT, "system": Role.SYSTEM}
+_CONVAI_ROLES = {"User": Role.USER, "Character": Role.ASSISTANT}
+
+
+def rows(messages: list[Message]) -> list[Row]:
+    """What a message says, who said it and when: what must match the ground truth."""
+    return [(m.role.value, m.content, m.created_at) for m in messages]  # type: ignore[misc]
+
+
+def iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def talkifai_truth(records: list[dict[str, Any]]) -> list[Row]:
+    return [(_TALKIFAI_ROLES[r["role"]].value, r["content"], iso(r["timestamp"])) for r in records]
+
+
+def cursor_truth(records: list[dict[str, Any]]) -> list[Row]:
+    return [
+        (_CURSOR_ROLES[r["sender_type"]].value, r["text"], iso(r["created_at"])) for r in records
+    ]
+
+
+def convai_truth(interactions: list[dict[str, Any]]) -> list[Row]:
+    return [
+        (
+            _CONVAI_ROLES.get(e["speaker"], Role.UNKNOWN).value,
+            e["message"],
+            iso(i["timestamp"] + "+00:00"),
+        )
+        for i in interactions
+        for e in i["interaction"]
+    ]
+
+
+def ordered(truth: list[Row], order: Order) -> list[Row]:
+    return truth if order == "asc" else truth[::-1]
+
+
+#: A client bug this suite found (reported to the lead); see test_cursor_burst_filling_a_page.
+BURST_ORDER_BUG = (
+    "known client bug: backscroll._paging._in_order takes a page whose messages all share "
+    "one second as oldest-first, so a newest-first cursor-API page comes out reversed "
+    "within that second"
+)
+
+
+class Verdicts:
+    """
+    What reading conversations showed: exact, wrong, or right but for a known client bug.
+
+    A known bug makes the test an expected failure only while it shows, so the suite turns
+    green by itself once the client is fixed; anything else fails.
+    """
+
+    def __init__(self, known_bug: str | None = None) -> None:
+        self.known_bug = known_bug
+        self.wrong: list[str] = []
+        self.known: list[str] = []
+
+    def check(self, messages: list[Message], truth: list[Row], where: str) -> None:
+        """Same rows in the same order, ids unique; else note what went wrong."""
+        got = rows(messages)
+        if len({m.id for m in messages}) != len(messages):
+            self.wrong.append(f"{where}: repeated ids")
+        elif got != truth:
+            missing = [r for r in truth if r not in got]
+            extra = [r for r in got if r not in truth]
+            same_seconds = [r[2] for r in got] == [r[2] for r in truth]
+            if self.known_bug == BURST_ORDER_BUG and not missing and not extra and same_seconds:
+                self.known.append(where)
+                return
+            first = next(
+                (i for i, (a, b) in enumerate(zip(got, truth, strict=False)) if a != b), None
+            )
+            self.wrong.append(
+                f"{where}: got {len(got)} of {len(truth)} messages; missing {missing[:2]}, "
+                f"extra {extra[:2]}, first difference at {first}"
+            )
+
+    def failed(self, where: str, error: Exception) -> None:
+        """Note an exception where the whole conversation should have been read."""
+        self.wrong.append(f"{where}: {type(error).__name__}: {error}")
+
+    def conclude(self) -> None:
+        """Fail on anything wrong; an expected failure if only the known bug showed."""
+        if self.wrong and self.known_bug is not None and self.known_bug != BURST_ORDER_BUG:
+            pytest.xfail(f"{self.known_bug}; e.g. {self.wrong[0]}")
+        if self.wrong:
+            pytest.fail(f"{len(self.wrong)} wrong reads:\n" + "\n".join(self.wrong[:10]))
+        if self.known:
+            pytest.xfail(f"{self.known_bug}; e.g. {self.known[0]}")
+
+
+async def read(
+    provider: TalkifaiProvider | CursorProvider | ConvaiProvider,
+    conversation_id: str,
+    order: Order,
+    page_size: int | None = None,
+) -> list[Message]:
+    return [m async for m in provider.messages(conversation_id, order=order, page_size=page_size)]
+
+
+async def read_talkifai(
+    sandbox: Sandbox, verdicts: Verdicts, *, order: Order, page_size: int | None, label: str = ""
+) -> None:
+    """Read every Talkifai conversation (quirk state reset before each) into *verdicts*."""
+    async with sandbox.talkifai() as provider:
+        for conversation_id, records in sandbox.data.talkifai.items():
+            sandbox._repeater.forget()
+            where = (
+                f"talkifai{label} {conversation_id} ({len(records)}) {order} page_size={page_size}"
+            )
+            try:
+                messages = await read(provider, conversation_id, order, page_size)
+            except BackscrollError as error:
+                verdicts.failed(where, error)
+                continue
+            verdicts.check(messages, ordered(talkifai_truth(records), order), where)
+
+
+async def read_cursor(
+    sandbox: Sandbox, verdicts: Verdicts, *, order: Order, page_size: int | None, label: str = ""
+) -> None:
+    """Read every cursor-API conversation (quirk state reset before each) into *verdicts*."""
+    async with sandbox.cursor() as provider:
+        for conversation_id, records in sandbox.data.cursor.items():
+            sandbox._repeater.forget()
+            where = (
+                f"cursor{label} {conversation_id} ({len(records)}) {order} page_size={page_size}"
+            )
+            try:
+                messages = await read(provider, conversation_id, order, page_size)
+            except BackscrollError as error:
+                verdicts.failed(where, error)
+                continue
+            verdicts.check(messages, ordered(cursor_truth(records), order), where)
+
+
+# -- the documented behaviour ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("page_size", PAGE_SIZES)
+async def test_talkifai_reads_every_conversation(
+    sandbox: Sandbox, order: Order, page_size: int | None
+) -> None:
+    """TalkifaiProvider reads each conversation exactly once, in order, at any page size."""
+    verdicts = Verdicts()
+    await read_talkifai(sandbox, verdicts, order=order, page_size=page_size)
+    verdicts.conclude()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("page_size", PAGE_SIZES)
+async def test_cursor_reads_every_conversation(
+    sandbox: Sandbox, order: Order, page_size: int | None
+) -> None:
+    """CursorProvider reads each conversation exactly once, in order, at any page size."""
+    verdicts = Verdicts(BURST_ORDER_BUG)
+    await read_cursor(sandbox, verdicts, order=order, page_size=page_size)
+    verdicts.conclude()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_convai_reads_every_session(sandbox: Sandbox, order: Order) -> None:
+    """ConvaiProvider lists every session and reads each exactly once, in order."""
+    verdicts = Verdicts()
+    async with sandbox.convai() as provider:
+        conversations = [c async for c in provider.conversations()]
+        truth = sandbox.data.convai_sessions[CONVAI_CHARACTER_ID]
+        assert [c.id for c in conversations] == [s["sessionID"] for s in truth]
+        for session_id, interactions in sandbox.data.convai_interactions.items():
+            messages = await read(provider, session_id, order)
+            where = f"convai {session_id} ({len(interactions)}) order={order}"
+            verdicts.check(messages, ordered(convai_truth(interactions), order), where)
+    verdicts.conclude()
+
+
+async def test_talkifai_per_conversation_tokens(sandbox: Sandbox) -> None:
+    """A token callable giving each conversation its session token reads them all."""
+    async with sandbox.talkifai(token=session_token) as provider:
+        for conversation_id, records in sandbox.data.talkifai.items():
+            messages = await read(provider, conversation_id, "asc")
+            assert rows(messages) == talkifai_truth(records)
+
+
+async def test_providers_read_what_was_appended(sandbox: Sandbox) -> None:
+    """Messages appended to the ground truth are read on the next pass (incremental sync)."""
+    talkifai_id = next(iter(sandbox.data.talkifai))
+    sandbox.data.extend_talkifai(talkifai_id, 12)
+    sandbox.data.extend_cursor("con_9s2kd81", 12)
+    verdicts = Verdicts(BURST_ORDER_BUG)
+
+    async with sandbox.talkifai() as talkifai, sandbox.cursor() as cursor:
+        talkifai_read = await read(talkifai, talkifai_id, "asc", 5)
+        cursor_read = await read(cursor, "con_9s2kd81", "asc", 5)
+
+    truth = talkifai_truth(sandbox.data.talkifai[talkifai_id])
+    verdicts.check(talkifai_read, truth, "talkifai appended")
+    verdicts.check(cursor_read, cursor_truth(sandbox.data.cursor["con_9s2kd81"]), "cursor appended")
+    verdicts.conclude()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_cursor_burst_filling_a_page(order: Order) -> None:
+    """Two messages in one second, read two per page, keep their order (the minimal repro)."""
+    sandbox = Sandbox(cursor_sizes=(2,), burst_rate=1.0, max_burst=2)
+    conversation_id = list(sandbox.data.cursor)[-1]
+    records = sandbox.data.cursor[conversation_id]
+    assert records[0]["created_at"] == records[1]["created_at"]
+    verdicts = Verdicts(BURST_ORDER_BUG)
+
+    async with sandbox.cursor() as provider:
+        messages = await read(provider, conversation_id, order, 2)
+
+    verdicts.check(messages, ordered(cursor_truth(records), order), "two in one second")
+    verdicts.conclude()
+
+
+# -- quirks the client must survive ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        CursorQuirks(page_order="asc"),
+        CursorQuirks(stuck_cursor=True),
+        CursorQuirks(empty_page_has_more=True),
+        CursorQuirks(repeat_page_every=2),
+        CursorQuirks(repeat_page_every=3),
+        CursorQuirks(max_limit=30),
+    ],
+    ids=["asc-pages", "stuck-cursor", "empty-page-has-more", "repeat-2", "repeat-3", "max-30"],
+)
+async def test_cursor_survives_quirks(sandbox: Sandbox, order: Order, quirks: CursorQuirks) -> None:
+    """The cursor provider reads every conversation exactly once despite each quirk."""
+    sandbox.cursor_quirks = quirks
+    verdicts = Verdicts(BURST_ORDER_BUG)
+    await read_cursor(sandbox, verdicts, order=order, page_size=7)
+    verdicts.conclude()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize(
+    "quirks",
+    [TalkifaiQuirks(past_end="empty"), TalkifaiQuirks(max_limit=30)],
+    ids=["past-end-empty", "max-30"],
+)
+async def test_talkifai_survives_quirks(
+    sandbox: Sandbox, order: Order, quirks: TalkifaiQuirks
+) -> None:
+    """The Talkifai provider reads every conversation exactly once despite each quirk."""
+    sandbox.talkifai_quirks = quirks
+    verdicts = Verdicts()
+    await read_talkifai(sandbox, verdicts, order=order, page_size=10)
+    verdicts.conclude()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_talkifai_refuses_an_ignored_offset(sandbox: Sandbox, order: Order) -> None:
+    """A Talkifai that ignores offset= makes paging raise PaginationError, never lose data."""
+    sandbox.talkifai_quirks = TalkifaiQuirks(ignore_offset=True)
+    async with sandbox.talkifai() as provider:
+        with pytest.raises(PaginationError, match="ignore offset"):
+            await read(provider, "chat_abc123", order, 7)
+
+
+# -- quirks the client does not survive yet (reported) -----------------------------------------
+
+TALKIFAI_REPEAT_BUG = (
+    "known client bug: Talkifai pages repeated by a stale cache (repeat_page_every) make "
+    "TalkifaiProvider lose or repeat messages, or give up with PaginationError"
+)
+CURSOR_IGNORED_AFTER_BUG = (
+    "known client bug: a cursor API that ignores after= makes an ascending read return the "
+    "newest page alone as if it were the whole history (older messages are silently dropped)"
+)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("every", [2, 3])
+async def test_talkifai_survives_repeated_pages(sandbox: Sandbox, order: Order, every: int) -> None:
+    """Every n-th answer repeating the previous one still reads each message exactly once."""
+    sandbox.talkifai_quirks = TalkifaiQuirks(repeat_page_every=every)
+    verdicts = Verdicts(TALKIFAI_REPEAT_BUG)
+    await read_talkifai(sandbox, verdicts, order=order, page_size=7)
+    verdicts.conclude()
+
+
+@pytest.mark.parametrize("order", ORDERS)
+async def test_cursor_detects_an_ignored_cursor(sandbox: Sandbox, order: Order) -> None:
+    """A server that ignores before/after is read whole or refused, never silently cut."""
+    sandbox.cursor_quirks = CursorQuirks(ignore_cursor=True)
+    verdicts = Verdicts(CURSOR_IGNORED_AFTER_BUG)
+    async with sandbox.cursor() as provider:
+        for conversation_id, records in sandbox.data.cursor.items():
+            where = f"cursor ignore_cursor {conversation_id} ({len(records)}) {order}"
+            try:
+                messages = await read(provider, conversation_id, order, 7)
+            except PaginationError:
+                continue
+            verdicts.check(messages, ordered(cursor_truth(records), order), where)
+    verdicts.conclude()
