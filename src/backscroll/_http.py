@@ -27,6 +27,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
 from urllib.parse import quote
@@ -45,8 +46,27 @@ logger = logging.getLogger("backscroll")
 DEFAULT_TIMEOUT: Final = httpx.Timeout(30.0, connect=10.0)
 DEFAULT_MAX_RESPONSE_BYTES: Final = 64 * 1024 * 1024
 RETRYABLE_STATUSES: Final = frozenset({408, 409, 429})
+# Transport failures worth another attempt. A LocalProtocolError (we sent something
+# malformed) or an UnsupportedProtocol would fail the same way again.
+RETRYABLE_TRANSPORT_ERRORS: Final = (
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    httpx.ProxyError,
+)
 _REDACTED: Final = "[REDACTED]"
 _MIN_SECRET_LENGTH: Final = 4
+# How much of a vendor's error text or of an unexpected body an error message quotes.
+_MAX_QUOTED: Final = 300
+_MAX_PREVIEW: Final = 80
+# How much of an error response's body is read: enough for any vendor's error text.
+_MAX_ERROR_BODY: Final = 64 * 1024
+
+_HINTS: Final[Mapping[int, str]] = {
+    403: "The credential is valid but may not read this; check its plan or scope.",
+    404: "Check the id; the conversation may have been deleted or expired.",
+    429: "Rate limited after all retries; lower concurrency or raise max_retries.",
+}
 
 _STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
     400: errors.BadRequestError,
@@ -57,7 +77,7 @@ _STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
 }
 
 
-def encode_path_segment(value: str, *, what: str = "id") -> str:
+def encode_path_segment(value: object, *, what: str = "id") -> str:
     """
     Percent-encode one URL path segment so that it can never change which endpoint is called.
 
@@ -98,7 +118,7 @@ class RetryPolicy:
             hinted = _retry_after(response)
             if hinted is not None:
                 return min(hinted, self.max_retry_after)
-        backoff = min(self.maximum, self.initial * 2**retry)
+        backoff = min(self.maximum, self.initial * 2.0**retry)
         return backoff * (1 - 0.25 * random.random())  # noqa: S311 - jitter, not crypto
 
     def should_retry(self, status_code: int) -> bool:
@@ -122,13 +142,18 @@ def _retry_after(response: httpx.Response) -> float | None:
         pass
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+    if when.tzinfo is None:
+        # RFC 5322's "-0000" (no zone known) parses naive; HTTP-dates are always GMT.
+        when = when.replace(tzinfo=UTC)
     return max(0.0, when.timestamp() - time.time())
 
 
 def _is_loopback(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
+    # Only the exact name: "*.localhost" is loopback by RFC 6761, but whether a resolver
+    # honours that is up to the machine, and a wrong answer would send credentials in clear.
+    if host.lower() == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -150,8 +175,11 @@ class Redactor:
         """Remember one more credential to hide."""
         if secret and len(secret) >= _MIN_SECRET_LENGTH:
             self._secrets.add(secret)
-            # Also its URL-encoded form, in case a vendor echoes a query string.
+            # Also its URL-encoded form, in case a vendor echoes a query string, and its
+            # JSON-escaped form, in case a vendor's error object is quoted as JSON.
             self._secrets.add(quote(secret, safe=""))
+            self._secrets.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+            self._secrets.add(json.dumps(secret)[1:-1])
 
     def __call__(self, text: str) -> str:
         """Return *text* with every credential replaced."""
@@ -160,8 +188,18 @@ class Redactor:
                 text = text.replace(secret, _REDACTED)
         return text
 
+    def excerpt(self, text: str, limit: int) -> str:
+        """
+        The first *limit* characters of *text*, redacted.
+
+        Redaction comes first: cutting first could leave half a credential that no longer
+        matches.
+        """
+        redacted = self(text)
+        return redacted if len(redacted) <= limit else redacted[: limit - 3] + "..."
+
     def __repr__(self) -> str:
-        return f"<Redactor hiding {len(self._secrets)} secrets>"
+        return "<Redactor>"
 
 
 @attrs.define
@@ -193,9 +231,8 @@ class HTTPCore:
         secrets: Iterable[str] = (),
         send_request_id: bool = False,
     ) -> None:
-        if max_retries < 0:
-            msg = f"max_retries must be 0 or more, got {max_retries}"
-            raise errors.ConfigurationError(msg)
+        _check_count(max_retries, "max_retries", minimum=0)
+        _check_count(max_response_bytes, "max_response_bytes", minimum=1)
         self.provider = provider
         self.base_url = _check_base_url(base_url, allow_insecure_http=allow_insecure_http)
         self.credential_hint = credential_hint
@@ -208,7 +245,9 @@ class HTTPCore:
         if timeout is None:
             self._timeout: httpx.Timeout | None = None if http_client else DEFAULT_TIMEOUT
         else:
-            self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+            self._timeout = (
+                timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+            )
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             timeout=self._timeout or DEFAULT_TIMEOUT, follow_redirects=False
@@ -247,14 +286,21 @@ class HTTPCore:
         request_headers = dict(headers or {})
         if self._send_request_id:
             request_headers.setdefault("X-Request-Id", f"req_{uuid.uuid4().hex}")
-        request = self._client.build_request(
-            method,
-            url,
-            params=params,
-            json=json_body,
-            headers=request_headers,
-            timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
-        )
+        try:
+            request = self._client.build_request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers=request_headers,
+                timeout=self._timeout if self._timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            )
+        except httpx.InvalidURL as exc:
+            # For example an id so long that the URL passes httpx's length limit.
+            msg = self.redact(
+                f"cannot build a {self.provider} request: {exc}. Check the ids passed in."
+            )
+            raise errors.ConfigurationError(msg) from None
         if not str(request.url).startswith(self.base_url + "/"):
             # Defence in depth: encode_path_segment makes this unreachable.
             msg = f"refusing to send {self.provider} credentials outside {self.base_url}"
@@ -267,42 +313,69 @@ class HTTPCore:
             try:
                 status, body, response = await self._send(request)
             except httpx.TransportError as exc:
-                self._log(method, path, type(exc).__name__, attempt, attempts, started)
-                if attempt < attempts:
+                self._log(
+                    method,
+                    path,
+                    type(exc).__name__,
+                    attempt=attempt,
+                    attempts=attempts,
+                    started=started,
+                )
+                if attempt < attempts and isinstance(exc, RETRYABLE_TRANSPORT_ERRORS):
                     await self._wait(attempt - 1, None)
                     continue
-                raise self._transport_error(exc, method, path, attempts) from None
-            self._log(method, path, status, attempt, attempts, started)
+                raise self._transport_error(exc, method, path, attempt) from None
+            self._log(method, path, status, attempt=attempt, attempts=attempts, started=started)
             if 200 <= status < 300:  # noqa: PLR2004
                 return self._decode(body, response, method, path)
             if self.retry.should_retry(status) and attempt < attempts:
                 await self._wait(attempt - 1, response)
                 continue
-            raise self._status_error(status, body, response, request, method, path)
+            raise self._status_error(
+                status, body, response, request=request, method=method, path=path
+            )
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _send(self, request: httpx.Request) -> tuple[int, bytes, httpx.Response]:
         response = await self._client.send(request, stream=True, follow_redirects=False)
         try:
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and "content-encoding" not in response.headers:
-                self._check_size(int(declared))
-            chunks: list[bytes] = []
-            size = 0
-            # Decoded bytes are counted, so a small gzip bomb is cut off too.
-            try:
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    self._check_size(size)
-                    chunks.append(chunk)
-            except httpx.DecodingError:
-                encoding = response.headers.get("content-encoding")
-                msg = f"{self.provider} sent a body that does not decode as {encoding}"
-                raise errors.ResponseFormatError(msg) from None
+            body = await self._read_body(response)
         finally:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
-        return response.status_code, b"".join(chunks), response
+        return response.status_code, body, response
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """
+        Read a body as a stream, never holding more than the cap.
+
+        A success body over the cap is an error. An error body is only quoted in a message:
+        its start is kept, whatever its size or encoding, so that the status still gets
+        reported.
+        """
+        success = response.is_success
+        declared = response.headers.get("content-length", "")
+        if success and declared.isdigit() and "content-encoding" not in response.headers:
+            self._check_size(int(declared))
+        keep = self.max_response_bytes if success else _MAX_ERROR_BODY
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            # Decoded bytes are counted, so a small gzip bomb is cut off too.
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if success:
+                    self._check_size(size)
+                elif size >= keep:
+                    chunks.append(chunk[: len(chunk) - (size - keep)])
+                    break
+                chunks.append(chunk)
+        except httpx.DecodingError:
+            if success:
+                encoding = response.headers.get("content-encoding")
+                msg = f"{self.provider} sent a body that does not decode as {encoding}"
+                raise errors.ResponseFormatError(msg) from None
+        return b"".join(chunks)
 
     def _check_size(self, size: int) -> None:
         if size > self.max_response_bytes:
@@ -322,6 +395,7 @@ class HTTPCore:
         method: str,
         path: str,
         outcome: object,
+        *,
         attempt: int,
         attempts: int,
         started: float,
@@ -342,102 +416,120 @@ class HTTPCore:
     def _decode(self, body: bytes, response: httpx.Response, method: str, path: str) -> Any:
         try:
             return json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        # ValueError covers JSONDecodeError, UnicodeDecodeError and integers past Python's
+        # digit limit; RecursionError a body nested deeper than the parser's stack.
+        except (ValueError, RecursionError):
             content_type = response.headers.get("content-type", "no content type")
-            preview = self.redact(body[:80].decode("utf-8", "replace"))
-            msg = (
-                f"{self.provider} answered {method} {self.redact(path)} with "
-                f"{response.status_code} but the body is not JSON ({content_type}, "
-                f"starts with {preview!r}). The vendor may be down or behind a proxy; "
-                "try again later."
+            if body.strip():
+                preview = self.redact.excerpt(_head(body), _MAX_PREVIEW)
+                found = f"starts with {preview!r}"
+            else:
+                found = "empty"
+            msg = self.redact(
+                f"{self.provider} answered {method} {path} with {response.status_code} "
+                f"but the body is not JSON ({content_type}, {found}). The vendor may be "
+                "down or behind a proxy; try again later."
             )
             raise errors.ResponseFormatError(msg) from None
 
     def _transport_error(
         self, exc: httpx.TransportError, method: str, path: str, attempts: int
     ) -> errors.APIConnectionError:
-        where = f"{method} {self.redact(path)}"
+        where = f"{method} {path}"
         tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
         if isinstance(exc, httpx.TimeoutException):
             msg = (
                 f"{self.provider} did not answer {where} in time ({type(exc).__name__}, "
                 f"{tries}). Raise timeout= or max_retries=, or try again later."
             )
-            return errors.APITimeoutError(msg)
+            return errors.APITimeoutError(self.redact(msg))
+        detail = self.redact.excerpt(str(exc), _MAX_QUOTED) or "no detail"
         msg = (
             f"could not reach {self.provider} for {where} ({type(exc).__name__}: "
-            f"{self.redact(str(exc)) or 'no detail'}, {tries}). Check the network and base_url."
+            f"{detail}, {tries}). Check the network and base_url."
         )
-        return errors.APIConnectionError(msg)
+        return errors.APIConnectionError(self.redact(msg))
 
     def _status_error(
         self,
         status: int,
         body: bytes,
         response: httpx.Response,
+        *,
         request: httpx.Request,
         method: str,
         path: str,
     ) -> errors.APIStatusError:
         vendor_text = _vendor_error_text(body)
         if vendor_text is not None:
-            vendor_text = self.redact(vendor_text)
+            vendor_text = self.redact.excerpt(vendor_text, _MAX_QUOTED) or None
         request_id = (
             response.headers.get("x-request-id")
             or response.headers.get("request-id")
             or request.headers.get("x-request-id")
         )
+        if request_id is not None:
+            request_id = self.redact.excerpt(request_id, _MAX_PREVIEW)
         cls = _STATUS_ERRORS.get(status)
         if cls is None:
             cls = errors.ServerError if status >= 500 else errors.APIStatusError  # noqa: PLR2004
         reason = response.reason_phrase or "error"
         said = f": {vendor_text!r}" if vendor_text else ""
         msg = (
-            f"{self.provider} answered {status} {reason} to {method} {self.redact(path)}"
-            f"{said}. {self._hint(status, response)}"
+            f"{self.provider} answered {status} {reason} to {method} {path}"
+            f"{said}. {self._hint(status)}"
         )
         if request_id:
             msg += f" (request id {request_id})"
         return cls(
-            msg,
+            self.redact(msg),
             status_code=status,
             provider=self.provider,
             request_id=request_id,
             vendor_message=vendor_text,
         )
 
-    def _hint(self, status: int, response: httpx.Response) -> str:
+    def _hint(self, status: int) -> str:
         if 300 <= status < 400:  # noqa: PLR2004
             return "Redirects are not followed: point base_url at the final address."
         if status == 401:  # noqa: PLR2004
             return f"Check the credential: {self.credential_hint}."
-        if status == 403:  # noqa: PLR2004
-            return "The credential is valid but may not read this; check its plan or scope."
-        if status == 404:  # noqa: PLR2004
-            return "Check the id; the conversation may have been deleted or expired."
-        if status == 429:  # noqa: PLR2004
-            return "Rate limited after all retries; lower concurrency or raise max_retries."
         if status >= 500:  # noqa: PLR2004
             return "The vendor failed after all retries; try again later."
-        del response
-        return "Check the request's parameters."
+        return _HINTS.get(status, "Check the request's parameters.")
+
+
+def _head(body: bytes) -> str:
+    """The start of a body as text: enough to quote, small enough to redact cheaply."""
+    return body[:65536].decode("utf-8", "replace")
 
 
 def _vendor_error_text(body: bytes) -> str | None:
-    """The vendor's own error text: ``{"ERROR": ...}``, ``{"detail": ...}``, ``{"message": ...}``."""
+    """
+    The vendor's own error text, uncut and unredacted: the caller does both.
+
+    ``{"ERROR": ...}`` (Convai), ``{"detail": ...}`` (Talkifai), ``{"message": ...}`` (the
+    cursor API's envelope), ``{"error": ...}``; a body that is not JSON is quoted as text.
+    """
     try:
         data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        text = body[:200].decode("utf-8", "replace").strip()
-        return text or None
+    except (ValueError, RecursionError):
+        return _head(body).strip() or None
     if isinstance(data, Mapping):
         for key in ("ERROR", "error", "detail", "message"):
             value = data.get(key)
             if isinstance(value, str) and value:
                 return value
             if isinstance(value, Mapping | list) and value:
-                return json.dumps(value)[:200]
+                return json.dumps(value, ensure_ascii=False)
     return None
+
+
+def _check_count(value: object, what: str, *, minimum: int) -> None:
+    # Typed as int, but callers (and JSON configs) pass what they pass.
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        msg = f"{what} must be an integer of at least {minimum}, got {describe(value)}"
+        raise errors.ConfigurationError(msg)
 
 
 def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
@@ -446,6 +538,13 @@ def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     except (httpx.InvalidURL, TypeError):
         msg = f"base_url {base_url!r} is not a valid URL"
         raise errors.ConfigurationError(msg) from None
+    if url.userinfo:
+        # It would show in every repr and error message; credentials have their own argument.
+        msg = (
+            "base_url must not carry a user name or password: "
+            "pass the credential through the provider's own argument"
+        )
+        raise errors.ConfigurationError(msg)
     if url.scheme not in {"http", "https"} or not url.host:
         msg = f"base_url must be an http(s) URL with a host, got {base_url!r}"
         raise errors.ConfigurationError(msg)
