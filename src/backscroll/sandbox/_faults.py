@@ -258,8 +258,8 @@ class FaultPlan:
         Raises:
             ConfigurationError: no such vendor or route, or *faults* is not a `Faults`.
         """
-        vendor, _, route = key.partition("/")
-        if vendor not in self._targets or (route and route not in self._targets[vendor]):
+        vendor, slash, route = key.partition("/")
+        if vendor not in self._targets or (slash and route not in self._targets[vendor]):
             known = sorted(
                 list(self._targets)
                 + [f"{v}/{r}" for v, routes in self._targets.items() for r in routes]

@@ -120,7 +120,10 @@ def serve(
     allow_remote: bool = False,
 ) -> None:
     """
-    Run the sandbox under uvicorn until interrupted (Ctrl-C); this is ``backscroll sandbox serve``.
+    Run the sandbox under uvicorn until interrupted; this is ``backscroll sandbox serve``.
+
+    Returns normally after Ctrl-C (SIGINT), once uvicorn has shut down; SIGTERM ends the
+    process after the same clean shutdown, as uvicorn does.
 
     The vendors answer under ``<url>/convai``, ``<url>/talkifai`` and ``<url>/cursor/v1``
     with the credentials in `backscroll.sandbox` (``CONVAI_API_KEY``, ``TALKIFAI_TOKEN``,
@@ -149,7 +152,10 @@ def serve(
         server = _uvicorn().Server(_config(sandbox.app, log_level=log_level, quiet=False))
         if on_ready is not None:
             on_ready(_url(sock))
-        server.run(sockets=[sock])
+        # uvicorn shuts down cleanly on Ctrl-C, then re-raises the signal: the caller (the
+        # CLI) gets a normal return instead of a KeyboardInterrupt traceback.
+        with contextlib.suppress(KeyboardInterrupt):
+            server.run(sockets=[sock])
     finally:
         sock.close()
 
