@@ -26,10 +26,11 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from contextlib import aclosing
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 from urllib.parse import quote
 
 import anyio
@@ -361,15 +362,19 @@ class HTTPCore:
         chunks: list[bytes] = []
         size = 0
         try:
-            # Decoded bytes are counted, so a small gzip bomb is cut off too.
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if success:
-                    self._check_size(size)
-                elif size >= keep:
-                    chunks.append(chunk[: len(chunk) - (size - keep)])
-                    break
-                chunks.append(chunk)
+            # Closed explicitly when left early: trio warns of (and asyncio may never run)
+            # the cleanup of an async generator left to the garbage collector.
+            chunks_in = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+            async with aclosing(chunks_in) as stream:
+                # Decoded bytes are counted, so a small gzip bomb is cut off too.
+                async for chunk in stream:
+                    size += len(chunk)
+                    if success:
+                        self._check_size(size)
+                    elif size >= keep:
+                        chunks.append(chunk[: len(chunk) - (size - keep)])
+                        break
+                    chunks.append(chunk)
         except httpx.DecodingError:
             if success:
                 encoding = response.headers.get("content-encoding")

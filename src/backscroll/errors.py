@@ -33,6 +33,8 @@ contains an API key or token: vendor error texts are redacted before they are qu
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "APIConnectionError",
     "APIStatusError",
@@ -102,35 +104,22 @@ class APIStatusError(BackscrollError):
         self.request_id = request_id
         self.vendor_message = vendor_message
 
-    def __reduce__(self) -> tuple[object, ...]:  # pragma: no cover - pickling support
-        return (
-            _rebuild_status_error,
-            (
-                type(self),
-                str(self),
-                self.status_code,
-                self.provider,
-                self.request_id,
-                self.vendor_message,
-            ),
-        )
+    # BaseException pickles by re-calling __init__ with args only, which would drop the
+    # keyword-only attributes (and fail without status_code).
+    def __reduce__(self) -> tuple[object, ...]:
+        attributes = {
+            "status_code": self.status_code,
+            "provider": self.provider,
+            "request_id": self.request_id,
+            "vendor_message": self.vendor_message,
+        }
+        return (_rebuild_status_error, (type(self), str(self), attributes))
 
 
-def _rebuild_status_error(  # pragma: no cover - pickling support
-    cls: type[APIStatusError],
-    message: str,
-    status_code: int,
-    provider: str,
-    request_id: str | None,
-    vendor_message: str | None,
+def _rebuild_status_error(
+    cls: type[APIStatusError], message: str, attributes: dict[str, Any]
 ) -> APIStatusError:
-    return cls(
-        message,
-        status_code=status_code,
-        provider=provider,
-        request_id=request_id,
-        vendor_message=vendor_message,
-    )
+    return cls(message, **attributes)
 
 
 class BadRequestError(APIStatusError):
