@@ -4,13 +4,13 @@ Training and interchange formats: one JSON line per conversation.
 - ``"openai"``: the OpenAI fine-tuning and TRL conversational format,
   ``{"messages": [{"role": "user", "content": "..."}, ...]}``;
 - ``"sharegpt"``: ``{"conversations": [{"from": "human", "value": "..."}, ...]}``, with
-  ``human``, ``gpt``, ``system`` and ``observation`` (tool output), as LLaMA-Factory and
-  FastChat read it.
+  ``human``, ``gpt`` and ``system``, as LLaMA-Factory and FastChat read it.
 
 Both keep only speaker and text: for a lossless copy, export with
 `backscroll.sinks.JsonlSink` (and convert that export later: `export_conversations`
-takes a `backscroll.providers.JsonlProvider` as its source). Messages whose speaker is
-unknown (`Role.UNKNOWN`) have no place in either format and are left out.
+takes a `backscroll.providers.JsonlProvider` as its source). Tool output and unknown
+speakers (`Role.TOOL`, `Role.UNKNOWN`) have no faithful place in either format and are
+left out.
 
 .. code-block:: python
 
@@ -38,6 +38,7 @@ from backscroll._paging import Window
 from backscroll._protocols import ChatHistoryProvider, ListsConversations
 from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import BackscrollError, ConfigurationError, SinkError
+from backscroll.integrations._mapping import select
 from backscroll.sinks._jsonl import json_line
 
 if TYPE_CHECKING:
@@ -50,17 +51,10 @@ __all__ = ["Format", "export_conversations", "openai_record", "sharegpt_record"]
 
 Format = Literal["openai", "sharegpt"]
 
-_OPENAI_ROLES: Final[Mapping[Role, str]] = {
-    Role.SYSTEM: "system",
-    Role.USER: "user",
-    Role.ASSISTANT: "assistant",
-    Role.TOOL: "tool",
-}
 _SHAREGPT_SPEAKERS: Final[Mapping[Role, str]] = {
     Role.SYSTEM: "system",
     Role.USER: "human",
     Role.ASSISTANT: "gpt",
-    Role.TOOL: "observation",
 }
 
 
@@ -68,34 +62,34 @@ def openai_record(messages: Iterable[Message]) -> dict[str, Any]:
     """
     One conversation in the OpenAI/TRL chat format: ``{"messages": [{"role", "content"}]}``.
 
+    Roles are ``system``, ``user`` and ``assistant``, mapped as
+    `backscroll.integrations.openai.to_openai_messages` maps them; tool and unknown
+    speakers are left out (a training ``tool`` message needs a ``tool_call_id``).
+
     Args:
         messages: The conversation's messages, oldest first.
 
     .. versionadded:: 0.1.0
     """
-    return {
-        "messages": [
-            {"role": _OPENAI_ROLES[m.role], "content": m.content}
-            for m in messages
-            if m.role in _OPENAI_ROLES
-        ]
-    }
+    selected = select(messages, unmapped="skip", drop_empty=False, target="openai_record")
+    return {"messages": [{"role": role.value, "content": m.content} for m, role in selected]}
 
 
 def sharegpt_record(messages: Iterable[Message]) -> dict[str, Any]:
     """
     One conversation in the ShareGPT format: ``{"conversations": [{"from", "value"}]}``.
 
+    Speakers are ``system``, ``human`` and ``gpt``; tool and unknown speakers are left out.
+
     Args:
         messages: The conversation's messages, oldest first.
 
     .. versionadded:: 0.1.0
     """
+    selected = select(messages, unmapped="skip", drop_empty=False, target="sharegpt_record")
     return {
         "conversations": [
-            {"from": _SHAREGPT_SPEAKERS[m.role], "value": m.content}
-            for m in messages
-            if m.role in _SHAREGPT_SPEAKERS
+            {"from": _SHAREGPT_SPEAKERS[role], "value": m.content} for m, role in selected
         ]
     }
 
@@ -211,12 +205,17 @@ class _Export:
             try:
                 await self._copy_into(file)
             finally:
-                await anyio.to_thread.run_sync(file.close)
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(file.close)
             if self.error is not None:
                 raise self.error
-            await anyio.to_thread.run_sync(lambda: _publish(temporary, self.path))
+            try:
+                await anyio.to_thread.run_sync(lambda: _publish(temporary, self.path))
+            except OSError as exc:
+                msg = f"cannot write {self.path}: {exc.strerror or exc}"
+                raise SinkError(msg) from None
         finally:
-            with contextlib.suppress(OSError):
+            with anyio.CancelScope(shield=True), contextlib.suppress(OSError):
                 await anyio.to_thread.run_sync(temporary.unlink)
         return MigrationReport(
             conversations_done=self.done,

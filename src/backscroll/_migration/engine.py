@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -302,8 +302,8 @@ class _Migration:
     async def _list(self, ids: MemoryObjectSendStream[str | Conversation]) -> None:
         seen: set[str] = set()
         try:
-            async with ids:
-                async for item in self._conversations():
+            async with ids, contextlib.aclosing(self._conversations()) as conversations:
+                async for item in conversations:
                     conversation_id = item if isinstance(item, str) else item.id
                     if conversation_id in seen:
                         continue
@@ -313,7 +313,7 @@ class _Migration:
         except Exception as exc:  # noqa: BLE001 - handed to the caller by run()
             self._abort(exc)
 
-    async def _conversations(self) -> AsyncIterator[str | Conversation]:
+    async def _conversations(self) -> AsyncGenerator[str | Conversation, None]:
         if self.conversation_ids is not None:
             for conversation_id in self.conversation_ids:
                 yield nonempty_str(conversation_id, "each of conversation_ids")
