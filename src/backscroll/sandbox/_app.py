@@ -247,7 +247,9 @@ class Sandbox:
         if base_url is None:
             client, root = self.client(), BASE_URL
         else:
-            client, root = httpx.AsyncClient(follow_redirects=False), base_url.rstrip("/")
+            # Loopback: a proxy from the environment would only get in the way.
+            client = httpx.AsyncClient(follow_redirects=False, trust_env=False)
+            root = base_url.rstrip("/")
         async with client:
             yield client, root
 
