@@ -22,7 +22,7 @@ import pathlib
 
 import nox
 
-nox.needs_version = ">=2025.5.1"  # nox.project.dependency_groups, download_python
+nox.needs_version = ">=2025.10.14"  # nox.options.download_python
 
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
