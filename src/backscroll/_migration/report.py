@@ -109,7 +109,9 @@ class MigrationReport:
 
     def as_dict(self) -> dict[str, Any]:
         """The report as plain JSON-compatible data, for ``--json`` summaries and logs."""
-        data = attrs.asdict(self, recurse=True, retain_collection_types=False)
+        data = attrs.asdict(self)
+        data["failures"] = [attrs.asdict(failure) for failure in self.failures]
+        data["deleted"] = list(self.deleted)
         data["conversations_failed"] = self.conversations_failed
         data["ok"] = self.ok
         return data
