@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from backscroll import (
     TalkifaiProvider,
     errors,
 )
-from backscroll._http import HTTPCore
+from backscroll._http import HTTPCore, Redactor
 
 if TYPE_CHECKING:
     from backscroll._provider import HTTPProvider
@@ -402,3 +403,29 @@ async def test_credential_echoed_in_a_misshapen_success_body_is_redacted() -> No
     with pytest.raises(errors.ResponseFormatError) as info:
         await drain(provider)
     assert_hidden(str(info.value), CURSOR_KEY)
+
+
+def test_redactor_replaces_the_longer_of_overlapping_secrets_whole() -> None:
+    """A secret that contains another is replaced whole, not left half visible."""
+    redact = Redactor(["abcd", "abcd-efgh-ijkl"])
+    assert redact("key abcd-efgh-ijkl and abcd") == "key [REDACTED] and [REDACTED]"
+
+
+def test_redactor_hides_url_and_json_escaped_forms() -> None:
+    """The URL-encoded and JSON-escaped forms of a secret are hidden too."""
+    secret = 'to/k"en+é=='
+    redact = Redactor([secret])
+    for shown in (quote(secret, safe=""), json.dumps(secret)[1:-1], secret):
+        assert redact(f"<{shown}>") == "<[REDACTED]>"
+
+
+def test_redactor_ignores_secrets_too_short_to_hide_safely() -> None:
+    """Secrets under four characters are not redacted (they would blank out ordinary text)."""
+    assert Redactor(["abc", "", None])("abc") == "abc"  # type: ignore[list-item]
+
+
+def test_redactor_excerpt_redacts_before_cutting() -> None:
+    """excerpt() never leaves part of a secret that straddles the cut."""
+    redact = Redactor(["s3cr3t-t0k3n-value"])
+    text = "x" * 70 + "s3cr3t-t0k3n-value" + "y" * 100
+    assert redact.excerpt(text, 80) == "x" * 70 + "[REDACTED"[:7] + "..."

@@ -20,6 +20,7 @@ jitter, a cap, ``Retry-After`` in seconds or as an HTTP-date) is a dozen lines i
 
 from __future__ import annotations
 
+import bisect
 import ipaddress
 import json
 import logging
@@ -162,29 +163,42 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _negative_length(text: str) -> int:
+    return -len(text)
+
+
 class Redactor:
     """Replaces every known credential in a text with ``[REDACTED]``."""
 
-    __slots__ = ("_secrets",)
+    __slots__ = ("_longest_first", "_secrets")
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        # Longest first, so a secret containing another is replaced whole. Kept sorted
+        # as secrets arrive rather than per call: a token callable adds one per conversation.
+        self._longest_first: list[str] = []
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: str | None) -> None:
         """Remember one more credential to hide."""
-        if secret and len(secret) >= _MIN_SECRET_LENGTH:
-            self._secrets.add(secret)
-            # Also its URL-encoded form, in case a vendor echoes a query string, and its
-            # JSON-escaped form, in case a vendor's error object is quoted as JSON.
-            self._secrets.add(quote(secret, safe=""))
-            self._secrets.add(json.dumps(secret, ensure_ascii=False)[1:-1])
-            self._secrets.add(json.dumps(secret)[1:-1])
+        if not secret or len(secret) < _MIN_SECRET_LENGTH:
+            return
+        # Also its URL-encoded form, in case a vendor echoes a query string, and its
+        # JSON-escaped forms, in case a vendor's error object is quoted as JSON.
+        forms = {
+            secret,
+            quote(secret, safe=""),
+            json.dumps(secret, ensure_ascii=False)[1:-1],
+            json.dumps(secret)[1:-1],
+        }
+        for form in forms - self._secrets:
+            self._secrets.add(form)
+            bisect.insort(self._longest_first, form, key=_negative_length)
 
     def __call__(self, text: str) -> str:
         """Return *text* with every credential replaced."""
-        for secret in sorted(self._secrets, key=len, reverse=True):
+        for secret in self._longest_first:
             if secret in text:
                 text = text.replace(secret, _REDACTED)
         return text
