@@ -251,7 +251,7 @@ def _row(message: Message, *, safe: bool = False) -> tuple[object, ...]:
         _utc_text(message.created_at),
         None if message.sender_id is None else text(message.sender_id),
         message.token_count,
-        json.dumps(to_dict(message), ensure_ascii=not safe),
+        json.dumps(to_dict(message), ensure_ascii=safe),
     )
 
 
