@@ -1,0 +1,170 @@
+"""The checkpoint file: atomic, validated, and tied to its source and sink."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import backscroll
+from backscroll import CheckpointError
+from backscroll._migration import checkpoint as checkpoint_module
+from backscroll.sinks import JsonlSink, SqliteSink
+
+from .fakes import MemoryProvider
+
+pytestmark = pytest.mark.anyio
+
+
+async def migrate_into_sqlite(tmp_path: Path, source: MemoryProvider | None = None) -> None:
+    async with SqliteSink(tmp_path / "out.db") as sink:
+        await backscroll.migrate(
+            source or MemoryProvider.build([3]), sink, checkpoint=tmp_path / "ckpt.json"
+        )
+
+
+async def test_the_checkpoint_records_watermarks_and_the_pass(tmp_path: Path) -> None:
+    """After a run the file holds each conversation's watermark, count and finished pass."""
+    await migrate_into_sqlite(tmp_path, MemoryProvider.build([3, 0], burst=2))
+    data = json.loads((tmp_path / "ckpt.json").read_text())
+    assert data["format"] == "backscroll-checkpoint"
+    assert data["source"] == "memory"
+    assert data["sink"] == "SqliteSink"
+    assert data["pass_complete"] is True
+    assert data["run_open"] is False
+    assert data["conversations"]["c0"] == {
+        "count": 3,
+        "at": "2024-09-25T19:00:01+00:00",
+        "ids": ["c0-m2"],
+        "finished_pass": 1,
+    }
+    assert data["conversations"]["c1"] == {"count": 0, "finished_pass": 1}
+
+
+async def test_no_temporary_files_are_left_behind(tmp_path: Path) -> None:
+    """Atomic replacement leaves only the checkpoint itself in its directory."""
+    await migrate_into_sqlite(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir() if "ckpt" in p.name) == ["ckpt.json"]  # noqa: ASYNC240 - a test looks
+
+
+def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """If the replace fails, the old checkpoint is intact and the temporary file is gone."""
+    target = tmp_path / "ckpt.json"
+    target.write_bytes(b"old")
+
+    def refuse(self: Path, other: Path) -> Path:  # noqa: ARG001 - Path.replace's signature
+        msg = "disk full"
+        raise OSError(28, msg)
+
+    monkeypatch.setattr(Path, "replace", refuse)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint_module.write_atomically(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.json"]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{not json", r"it is not valid JSON \(line 1, column 2"),
+        ("[]", "the file should be an object"),
+        ('{"format": "something else"}', "not a backscroll checkpoint"),
+        ('{"format": "backscroll-checkpoint", "version": 99}', "version 99"),
+    ],
+)
+async def test_a_damaged_checkpoint_is_a_checkpoint_error(
+    tmp_path: Path, text: str, match: str
+) -> None:
+    """A checkpoint that is not one, or not this version, raises CheckpointError naming it."""
+    (tmp_path / "ckpt.json").write_text(text)
+    with pytest.raises(CheckpointError, match=rf"ckpt\.json is damaged: .*{match}"):
+        await migrate_into_sqlite(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "match"),
+    [
+        (["pass"], -1, "pass should be a whole number"),
+        (["sink_position"], "12", "sink_position should be a whole number"),
+        (["run_open"], "yes", "run_open should be true or false"),
+        (["conversations", "c0", "at"], "yesterday", r"conversations\['c0'\]\.at"),
+        (["conversations", "c0", "at"], "2024-09-25T19:00:01", "with its UTC offset"),
+        (["conversations", "c0", "ids"], [1], r"conversations\['c0'\]\.ids"),
+        (["conversations", "c0", "count"], None, r"conversations\['c0'\]\.count"),
+    ],
+)
+async def test_a_bad_field_names_the_field(
+    tmp_path: Path, path: list[str], value: object, match: str
+) -> None:
+    """Each malformed field is reported by name."""
+    await migrate_into_sqlite(tmp_path)
+    data = json.loads((tmp_path / "ckpt.json").read_text())
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    (tmp_path / "ckpt.json").write_text(json.dumps(data))
+    with pytest.raises(CheckpointError, match=match):
+        await migrate_into_sqlite(tmp_path)
+
+
+async def test_another_sources_checkpoint_is_refused(tmp_path: Path) -> None:
+    """A checkpoint written for another source would skip the wrong things: refused."""
+    await migrate_into_sqlite(tmp_path)
+    other = MemoryProvider.build([1])
+    other.name = "elsewhere"
+    with pytest.raises(CheckpointError, match="from 'memory' into a SqliteSink"):
+        await migrate_into_sqlite(tmp_path, other)
+
+
+async def test_another_sinks_checkpoint_is_refused(tmp_path: Path) -> None:
+    """A checkpoint written for a SqliteSink is refused for a JsonlSink."""
+    await migrate_into_sqlite(tmp_path)
+    async with JsonlSink(tmp_path / "out.jsonl") as sink:
+        with pytest.raises(CheckpointError, match="not from 'memory' into a JsonlSink"):
+            await backscroll.migrate(
+                MemoryProvider.build([1]), sink, checkpoint=tmp_path / "ckpt.json"
+            )
+
+
+async def test_an_unwritable_checkpoint_fails_before_anything_is_copied(tmp_path: Path) -> None:
+    """A checkpoint in a missing directory raises CheckpointError; the sink stays empty."""
+    async with JsonlSink(tmp_path / "out.jsonl") as sink:
+        with pytest.raises(CheckpointError, match="cannot write the checkpoint"):
+            await backscroll.migrate(
+                MemoryProvider.build([3]), sink, checkpoint=tmp_path / "no" / "ckpt.json"
+            )
+    assert (tmp_path / "out.jsonl").read_bytes() == b""
+
+
+async def test_an_unreadable_checkpoint_is_a_checkpoint_error(tmp_path: Path) -> None:
+    """A checkpoint path that is a directory raises CheckpointError naming it."""
+    (tmp_path / "ckpt.json").mkdir()
+    with pytest.raises(CheckpointError, match=r"cannot read the checkpoint .*ckpt\.json"):
+        await migrate_into_sqlite(tmp_path)
+
+
+async def test_a_shortened_export_is_refused(tmp_path: Path) -> None:
+    """An export truncated after a complete run would be silently incomplete: refused."""
+    checkpoint = tmp_path / "ckpt.json"
+    async with JsonlSink(tmp_path / "out.jsonl") as sink:
+        await backscroll.migrate(MemoryProvider.build([3]), sink, checkpoint=checkpoint)
+    (tmp_path / "out.jsonl").write_bytes(b"")
+    async with JsonlSink(tmp_path / "out.jsonl") as sink:
+        with pytest.raises(CheckpointError, match="replaced or truncated"):
+            await backscroll.migrate(MemoryProvider.build([3]), sink, checkpoint=checkpoint)
+
+
+async def test_another_writer_after_a_clean_run_is_left_alone(tmp_path: Path) -> None:
+    """Lines appended to the export after a clean run are kept, not cut off as leftovers."""
+    checkpoint = tmp_path / "ckpt.json"
+    async with JsonlSink(tmp_path / "out.jsonl") as sink:
+        await backscroll.migrate(MemoryProvider.build([3]), sink, checkpoint=checkpoint)
+    with (tmp_path / "out.jsonl").open("a") as file:
+        file.write('{"someone": "else"}\n')
+    async with JsonlSink(tmp_path / "out.jsonl") as sink:
+        await backscroll.migrate(MemoryProvider.build([5]), sink, checkpoint=checkpoint)
+    lines = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert lines[3] == '{"someone": "else"}'
+    assert len(lines) == 6

@@ -1,0 +1,146 @@
+"""Training formats: OpenAI/TRL and ShareGPT, one JSON line per conversation."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import pytest
+
+import backscroll
+from backscroll import ConfigurationError, NotFoundError, Role, SinkError
+from backscroll.formats import export_conversations, openai_record, sharegpt_record
+from backscroll.providers import JsonlProvider
+from backscroll.sinks import JsonlSink
+
+from .fakes import MemoryProvider, message
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+pytestmark = pytest.mark.anyio
+
+ROLES = [Role.SYSTEM, Role.USER, Role.ASSISTANT, Role.TOOL, Role.UNKNOWN, Role.USER]
+
+
+def conversation() -> list[Any]:
+    return [
+        attrs.evolve(message("c", n), role=role, content=f"line {n}")
+        for n, role in enumerate(ROLES)
+    ]
+
+
+def check_openai_shape(record: object) -> None:
+    """What OpenAI fine-tuning and TRL's conversational datasets accept."""
+    assert isinstance(record, dict)
+    assert set(record) == {"messages"}
+    for entry in record["messages"]:
+        assert set(entry) == {"role", "content"}
+        assert entry["role"] in {"system", "user", "assistant"}
+        assert isinstance(entry["content"], str)
+
+
+def check_sharegpt_shape(record: object) -> None:
+    """What ShareGPT readers (FastChat, LLaMA-Factory) accept."""
+    assert isinstance(record, dict)
+    assert set(record) == {"conversations"}
+    for entry in record["conversations"]:
+        assert set(entry) == {"from", "value"}
+        assert entry["from"] in {"system", "human", "gpt"}
+        assert isinstance(entry["value"], str)
+
+
+def test_openai_record_maps_roles_and_leaves_out_the_rest() -> None:
+    """System, user and assistant keep their roles, in order; tool and unknown are left out."""
+    record = openai_record(conversation())
+    check_openai_shape(record)
+    assert record["messages"] == [
+        {"role": "system", "content": "line 0"},
+        {"role": "user", "content": "line 1"},
+        {"role": "assistant", "content": "line 2"},
+        {"role": "user", "content": "line 5"},
+    ]
+
+
+def test_sharegpt_record_maps_speakers() -> None:
+    """Users become human, assistants gpt, system stays; tool and unknown are left out."""
+    record = sharegpt_record(conversation())
+    check_sharegpt_shape(record)
+    assert [(e["from"], e["value"]) for e in record["conversations"]] == [
+        ("system", "line 0"),
+        ("human", "line 1"),
+        ("gpt", "line 2"),
+        ("human", "line 5"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("style", "check"), [("openai", check_openai_shape), ("sharegpt", check_sharegpt_shape)]
+)
+async def test_export_writes_one_line_per_conversation(
+    tmp_path: Path, style: str, check: Any
+) -> None:
+    """Each non-empty conversation becomes one line in the chosen shape."""
+    source = MemoryProvider.build([3, 0, 5])
+    report = await export_conversations(source, tmp_path / "train.jsonl", format=style)  # type: ignore[arg-type]
+    lines = (tmp_path / "train.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        check(json.loads(line))
+    assert report.conversations_done == 3
+    assert report.messages_written == 8
+    assert report.complete
+
+
+async def test_export_from_a_jsonl_export(tmp_path: Path) -> None:
+    """A lossless export converts later: JsonlProvider is a source like any other."""
+    source = MemoryProvider.build([4, 2])
+    async with JsonlSink(tmp_path / "all.jsonl") as sink:
+        await backscroll.migrate(source, sink)
+    async with JsonlProvider(tmp_path / "all.jsonl") as export:
+        await export_conversations(export, tmp_path / "train.jsonl", format="openai", concurrency=1)
+    lines = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
+    assert [len(line["messages"]) for line in lines] == [4, 2]
+    assert lines[0]["messages"][0] == {"role": "user", "content": "message 0 of c0 ✓"}
+
+
+async def test_export_replaces_the_file_only_at_the_end(tmp_path: Path) -> None:
+    """The target is replaced whole; no temporary file remains."""
+    target = tmp_path / "train.jsonl"
+    target.write_text("old\n")
+    await export_conversations(MemoryProvider.build([2]), target, format="sharegpt")
+    assert "old" not in target.read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["train.jsonl"]  # noqa: ASYNC240
+
+
+async def test_a_failing_conversation_is_reported_and_the_rest_exported(tmp_path: Path) -> None:
+    """A conversation that fails is listed in the report; the file has the others."""
+
+    class Broken(MemoryProvider):
+        async def messages(self, conversation_id: str, **options: Any) -> Any:
+            """Fail for c1."""
+            if conversation_id == "c1":
+                raise NotFoundError("gone", status_code=404, provider="memory")
+            async for item in MemoryProvider.messages(self, conversation_id, **options):
+                yield item
+
+    source = Broken(MemoryProvider.build([2, 2, 2]).data)
+    report = await export_conversations(source, tmp_path / "t.jsonl", format="openai")
+    assert [f.conversation_id for f in report.failures] == ["c1"]
+    assert not report.complete
+    assert len((tmp_path / "t.jsonl").read_text().splitlines()) == 2
+
+
+async def test_export_refuses_an_unknown_format(tmp_path: Path) -> None:
+    """A format other than openai or sharegpt is a ConfigurationError."""
+    with pytest.raises(ConfigurationError, match="format"):
+        await export_conversations(MemoryProvider(), tmp_path / "t.jsonl", format="csv")  # type: ignore[arg-type]
+
+
+async def test_export_into_a_missing_directory_is_a_sink_error(tmp_path: Path) -> None:
+    """A target that cannot be written raises SinkError naming it."""
+    with pytest.raises(SinkError, match="nowhere"):
+        await export_conversations(
+            MemoryProvider.build([1]), tmp_path / "nowhere" / "t.jsonl", format="openai"
+        )
