@@ -97,7 +97,7 @@ async def test_export_from_a_jsonl_export(tmp_path: Path) -> None:
     """A lossless export converts later: JsonlProvider is a source like any other."""
     source = MemoryProvider.build([4, 2])
     async with JsonlSink(tmp_path / "all.jsonl") as sink:
-        await backscroll.migrate(source, sink)
+        await backscroll.migrate(source, sink, concurrency=1)
     async with JsonlProvider(tmp_path / "all.jsonl") as export:
         await export_conversations(export, tmp_path / "train.jsonl", format="openai", concurrency=1)
     lines = [json.loads(line) for line in (tmp_path / "train.jsonl").read_text().splitlines()]
