@@ -21,9 +21,10 @@ last timestamp (cursor paging), never every id ever seen.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import attrs
 
@@ -52,16 +53,16 @@ _ONE_SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def clamp_page_size(page_size: int | None, *, default: int, maximum: int) -> int:
+def clamp_page_size(page_size: int | None, *, default: int, maximum: int, minimum: int = 1) -> int:
     """
-    The page size to request: the caller's, clamped to the vendor's maximum.
+    The page size to request: the caller's, clamped to the vendor's range.
 
     Asking for more than the vendor serves would make every page look short, and a short
     page is how offset paging knows it has reached the end.
     """
     if page_size is None:
         return default
-    return min(positive_int(page_size, "page_size"), maximum)
+    return max(minimum, min(positive_int(page_size, "page_size"), maximum))
 
 
 @attrs.frozen
@@ -181,12 +182,17 @@ async def offset_pages(
 
     *fetch(offset, limit)* returns the records of one page in position order. Paging ends
     at an empty or short page. A page whose records (compared by *fingerprint*) repeat the
-    previous page exactly is resolved with a one-record probe at the same offset:
+    previous page exactly is resolved with two small probes (two records) at the same
+    offset; when both agree on:
 
-    - nothing, or the previous page's last record: the end (a "last N" answer to an offset
-      past the end, as Talkifai documents it);
-    - the previous page's first record: the vendor ignores ``offset``, `PaginationError`;
-    - anything else: a passing repeat (a stale cache), and the page is fetched again.
+    - nothing, or the previous page's last two records: the end (a "last N" answer to an
+      offset past the end, as Talkifai documents it);
+    - the previous page's first two records: the vendor ignores ``offset``,
+      `PaginationError`;
+
+    and otherwise it was a passing repeat (a stale cache), and the page is fetched again.
+    Two records, so that a message sent twice across the page boundary is not taken for
+    the end; two probes, because a probe can meet a passing repeat too.
 
     Partial overlaps are deliberately not trimmed: offsets are positions in an append-only
     history, and byte-identical messages (a double-sent "ok") may legitimately straddle a
@@ -196,40 +202,90 @@ async def offset_pages(
         PaginationError: the vendor ignores ``offset``, or keeps repeating a page.
     """
     offset = start
-    previous: list[Hashable] = []
+    recent: deque[Hashable] = deque(maxlen=limit)  # the last positions yielded
+    head: list[Hashable] = []  # the first page, to recognise an ignored offset
     stalls = 0
     while True:
-        page = await fetch(offset, limit)
-        if not page:
-            return
+        asked = limit
+        page = (await fetch(offset, asked))[:asked]  # a vendor may send more than asked
         prints = [fingerprint(record) for record in page]
-        if prints == previous:
-            probe = await fetch(offset, 1)
-            if not probe or fingerprint(probe[0]) == previous[-1]:
-                return
-            if fingerprint(probe[0]) == previous[0]:
+        if len(page) == asked and _repeats(prints, recent):
+            resolved = await _resolve_repeat(fetch, offset, limit, fingerprint, recent, head)
+            if resolved is None:
                 msg = (
                     f"{provider} answered offset={offset} with the page it gave for an "
                     "earlier offset: it seems to ignore offset=, so paging cannot go on "
                     "without losing messages."
                 )
                 raise PaginationError(msg)
-            stalls += 1
-            _check_stalls(stalls, provider, f"offset={offset}")
-            continue
+            page, prints = resolved
+            asked = min(2, limit)
+            if page is _UNDECIDED:
+                stalls += 1
+                _check_stalls(stalls, provider, f"offset={offset}")
+                continue
         stalls = 0
-        yield page
-        previous = prints
-        offset += len(page)
-        if len(page) < limit:
+        if not page:
             return
+        yield page
+        if not head:
+            head = prints[:2]
+        recent.extend(prints)
+        offset += len(page)
+        if len(page) < asked:
+            return
+
+
+_UNDECIDED: Final[Sequence[object]] = ()
+
+
+def _repeats(prints: list[Hashable], recent: deque[Hashable]) -> bool:
+    """
+    Whether a full page is nothing but the positions just yielded, again.
+
+    Only full pages are suspected: a stale page and a "last N" answer are full, and a
+    short final page may well hold a message sent twice.
+    """
+    if len(prints) > len(recent):
+        return False
+    return prints == list(recent)[len(recent) - len(prints) :]
+
+
+async def _resolve_repeat(
+    fetch: Callable[[int, int], Awaitable[Sequence[R]]],
+    offset: int,
+    limit: int,
+    fingerprint: Callable[[R], Hashable],
+    recent: deque[Hashable],
+    head: list[Hashable],
+) -> tuple[Sequence[R], list[Hashable]] | None:
+    """
+    Tell apart what a page of records already yielded means, with two small probes.
+
+    Returns the records to go on with: none (the end), a few new records (the real start
+    of the page), or `_UNDECIDED` (a passing repeat met a probe too: ask again). ``None``
+    means the vendor ignores ``offset``.
+    """
+    size = min(2, limit)
+    first = (await fetch(offset, size))[:size]
+    second = (await fetch(offset, size))[:size]
+    prints = [fingerprint(record) for record in first]
+    if prints != [fingerprint(record) for record in second]:
+        return _UNDECIDED, []  # type: ignore[return-value]
+    if not first or (len(first) == size and _repeats(prints, recent)):
+        return [], []  # nothing at this offset, or a "last N" answer: the end
+    if prints == head[:size] and offset > 0:
+        return None
+    return first, prints
 
 
 def _check_stalls(stalls: int, provider: str, where: str) -> None:
     if stalls >= MAX_STALLS:
         msg = (
             f"{provider} answered {stalls} requests in a row at {where} without any new "
-            "message; giving up rather than looping. Try again later."
+            "message (a page it gave before, or messages outside the cursor): it seems "
+            "stuck or to ignore the cursor. Giving up rather than looping or losing "
+            "messages; try again later."
         )
         raise PaginationError(msg)
 
@@ -253,23 +309,28 @@ async def cursor_pages(
     max_limit: int,
     provider: str,
     window: Window,
+    newest_first: bool = True,
 ) -> AsyncIterator[Sequence[Message]]:
     """
     Page through a timestamp-cursor API; yield each message exactly once, in *order*.
 
     *fetch(cursor, limit)* asks for the messages strictly after *cursor* (``order="asc"``,
     oldest first) or strictly before it (``"desc"``, newest first; ``None`` is the vendor's
-    default, the newest page). The cursor is one
-    second short of the last timestamp yielded (timestamps have one-second resolution), so
-    siblings that share it are fetched again and told apart by id. The dedupe state is the
-    set of ids at that last timestamp: as large as the biggest burst, not the conversation.
+    default, the newest page). The cursor is one second short of the last timestamp
+    yielded (timestamps have one-second resolution), so siblings that share it are fetched
+    again and told apart by id. The dedupe state is the set of ids at that last timestamp:
+    as large as the biggest burst, not the conversation.
 
     A full page without anything new means a burst larger than the page: the page size
-    doubles up to *max_limit*.
+    doubles up to *max_limit*. A page on the wrong side of its cursor, or one with nothing
+    new that still says ``has_more``, is asked again (a stale cache); a short answer that
+    stays the same is the end, whatever ``has_more`` says. Within one second, messages keep the vendor's order, read
+    in the direction the vendor lists its pages (*newest_first* until a page shows it).
 
     Raises:
-        PaginationError: more messages share one second than the largest page holds, or
-            the vendor keeps answering without progress.
+        PaginationError: the vendor answered with messages on the wrong side of the cursor
+            (it ignores the cursor), more messages share one second than the largest page
+            holds, or the vendor keeps answering without progress.
     """
     ascending = order == "asc"
     cursor: datetime | None
@@ -283,15 +344,25 @@ async def cursor_pages(
     stalls = 0
     while True:
         page = await fetch(cursor, limit)
-        ordered = _in_order(page.messages, ascending=ascending)
+        newest_first = _listing_direction(page.messages, default=newest_first)
+        ordered = _in_order(page.messages, ascending=ascending, newest_first=newest_first)
+        if _wrong_side(ordered, cursor, ascending=ascending):
+            # A stale page, or a vendor that ignores the cursor: ask again, then give up.
+            stalls += 1
+            _check_stalls(stalls, provider, f"{'after' if ascending else 'before'}={cursor}")
+            continue
         fresh = [m for m in ordered if _is_new(m, boundary, at_boundary, ascending=ascending)]
         if not fresh:
-            if page.has_more is False or len(page.messages) < limit:
+            full = len(page.messages) >= limit
+            if page.has_more is False or not page.messages or (page.has_more is None and not full):
                 return
-            if limit < max_limit:
-                limit = min(max_limit, limit * 2)
+            if full and limit < max_limit:
+                limit = min(max_limit, limit * 2)  # a burst larger than the page
                 continue
+            # Nothing new, yet "has more": a stale page, a lying has_more, or stuck.
             stalls += 1
+            if stalls >= MAX_STALLS and not full:
+                return  # the same short answer every time: that is the end
             where = f"the cursor {cursor.isoformat()}" if cursor else "the first page"
             _check_stalls(stalls, provider, where)
             continue
@@ -305,11 +376,17 @@ async def cursor_pages(
         at_boundary.update(m.id for m in fresh if m.created_at == boundary)
         if page.has_more is False:
             return
-        cursor = (
-            _floor_second(boundary) - _ONE_SECOND
-            if ascending
-            else _ceil_second(boundary) + _ONE_SECOND
-        )
+        cursor = _overlapping_cursor(boundary, ascending=ascending)
+
+
+def _wrong_side(ordered: Sequence[Message], cursor: datetime | None, *, ascending: bool) -> bool:
+    """Whether a page holds messages on the wrong side of its exclusive cursor."""
+    if cursor is None or not ordered:
+        return False
+    first = ordered[0].created_at
+    if first is None:  # pragma: no cover - fetch guarantees timestamps
+        return False
+    return first <= cursor if ascending else first >= cursor
 
 
 def _is_new(
@@ -325,15 +402,24 @@ def _is_new(
     return at > boundary if ascending else at < boundary
 
 
-def _in_order(messages: Sequence[Message], *, ascending: bool) -> list[Message]:
+def _listing_direction(messages: Sequence[Message], *, default: bool) -> bool:
+    """Whether the vendor lists this page newest first; *default* if the page cannot tell."""
+    if len(messages) > 1:
+        first, last = _timestamp(messages[0]), _timestamp(messages[-1])
+        if first != last:
+            return first > last
+    return default
+
+
+def _in_order(messages: Sequence[Message], *, ascending: bool, newest_first: bool) -> list[Message]:
     """
     Sort a page by time; messages that share a timestamp keep the vendor's order.
 
-    The vendor's order is read in the page's own direction (the cursor API's default is
-    newest first), so a question stays before its answer within one second.
+    The vendor's order is read in the direction it lists pages (the cursor API's default
+    is newest first), so a question stays before its answer within one second.
     """
     ordered = list(messages)
-    if len(ordered) > 1 and _timestamp(ordered[0]) > _timestamp(ordered[-1]):
+    if newest_first:
         ordered.reverse()
     ordered.sort(key=_timestamp)
     if not ascending:

@@ -63,6 +63,7 @@ class HTTPProvider(abc.ABC):
     #: Messages per request when the caller gives no ``page_size``, and the vendor's maximum.
     default_page_size: ClassVar[int]
     max_page_size: ClassVar[int]
+    min_page_size: ClassVar[int] = 1
 
     def __init__(
         self,
@@ -151,7 +152,10 @@ class HTTPProvider(abc.ABC):
         nonempty_str(conversation_id, "conversation_id")
         window = Window.of(since, until)
         limit = clamp_page_size(
-            page_size, default=self.default_page_size, maximum=self.max_page_size
+            page_size,
+            default=self.default_page_size,
+            maximum=self.max_page_size,
+            minimum=self.min_page_size,
         )
         return windowed(self._pages(conversation_id, order, window, limit), window, order)
 

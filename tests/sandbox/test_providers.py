@@ -78,26 +78,11 @@ def ordered(truth: list[Row], order: Order) -> list[Row]:
     return truth if order == "asc" else truth[::-1]
 
 
-#: A client bug this suite found (reported to the lead); see test_cursor_burst_filling_a_page.
-BURST_ORDER_BUG = (
-    "known client bug: backscroll._paging._in_order takes a page whose messages all share "
-    "one second as oldest-first, so a newest-first cursor-API page comes out reversed "
-    "within that second"
-)
-
-
 class Verdicts:
-    """
-    What reading conversations showed: exact, wrong, or right but for a known client bug.
+    """What reading conversations showed: every wrong read is collected, then reported."""
 
-    A known bug makes the test an expected failure only while it shows, so the suite turns
-    green by itself once the client is fixed; anything else fails.
-    """
-
-    def __init__(self, known_bug: str | None = None) -> None:
-        self.known_bug = known_bug
+    def __init__(self) -> None:
         self.wrong: list[str] = []
-        self.known: list[str] = []
 
     def check(self, messages: list[Message], truth: list[Row], where: str) -> None:
         """Same rows in the same order, ids unique; else note what went wrong."""
@@ -107,10 +92,6 @@ class Verdicts:
         elif got != truth:
             missing = [r for r in truth if r not in got]
             extra = [r for r in got if r not in truth]
-            same_seconds = [r[2] for r in got] == [r[2] for r in truth]
-            if self.known_bug == BURST_ORDER_BUG and not missing and not extra and same_seconds:
-                self.known.append(where)
-                return
             first = next(
                 (i for i, (a, b) in enumerate(zip(got, truth, strict=False)) if a != b), None
             )
@@ -124,13 +105,9 @@ class Verdicts:
         self.wrong.append(f"{where}: {type(error).__name__}: {error}")
 
     def conclude(self) -> None:
-        """Fail on anything wrong; an expected failure if only the known bug showed."""
-        if self.wrong and self.known_bug is not None and self.known_bug != BURST_ORDER_BUG:
-            pytest.xfail(f"{self.known_bug}; e.g. {self.wrong[0]}")
+        """Fail listing every wrong read."""
         if self.wrong:
             pytest.fail(f"{len(self.wrong)} wrong reads:\n" + "\n".join(self.wrong[:10]))
-        if self.known:
-            pytest.xfail(f"{self.known_bug}; e.g. {self.known[0]}")
 
 
 async def read(
@@ -198,7 +175,7 @@ async def test_cursor_reads_every_conversation(
     sandbox: Sandbox, order: Order, page_size: int | None
 ) -> None:
     """CursorProvider reads each conversation exactly once, in order, at any page size."""
-    verdicts = Verdicts(BURST_ORDER_BUG)
+    verdicts = Verdicts()
     await read_cursor(sandbox, verdicts, order=order, page_size=page_size)
     verdicts.conclude()
 
@@ -231,7 +208,7 @@ async def test_providers_read_what_was_appended(sandbox: Sandbox) -> None:
     talkifai_id = next(iter(sandbox.data.talkifai))
     sandbox.data.extend_talkifai(talkifai_id, 12)
     sandbox.data.extend_cursor("con_9s2kd81", 12)
-    verdicts = Verdicts(BURST_ORDER_BUG)
+    verdicts = Verdicts()
 
     async with sandbox.talkifai() as talkifai, sandbox.cursor() as cursor:
         talkifai_read = await read(talkifai, talkifai_id, "asc", 5)
@@ -250,7 +227,7 @@ async def test_cursor_burst_filling_a_page(order: Order) -> None:
     conversation_id = list(sandbox.data.cursor)[-1]
     records = sandbox.data.cursor[conversation_id]
     assert records[0]["created_at"] == records[1]["created_at"]
-    verdicts = Verdicts(BURST_ORDER_BUG)
+    verdicts = Verdicts()
 
     async with sandbox.cursor() as provider:
         messages = await read(provider, conversation_id, order, 2)
@@ -278,7 +255,7 @@ async def test_cursor_burst_filling_a_page(order: Order) -> None:
 async def test_cursor_survives_quirks(sandbox: Sandbox, order: Order, quirks: CursorQuirks) -> None:
     """The cursor provider reads every conversation exactly once despite each quirk."""
     sandbox.cursor_quirks = quirks
-    verdicts = Verdicts(BURST_ORDER_BUG)
+    verdicts = Verdicts()
     await read_cursor(sandbox, verdicts, order=order, page_size=7)
     verdicts.conclude()
 
@@ -308,16 +285,7 @@ async def test_talkifai_refuses_an_ignored_offset(sandbox: Sandbox, order: Order
             await read(provider, "chat_abc123", order, 7)
 
 
-# -- quirks the client does not survive yet (reported) -----------------------------------------
-
-TALKIFAI_REPEAT_BUG = (
-    "known client bug: Talkifai pages repeated by a stale cache (repeat_page_every) make "
-    "TalkifaiProvider lose or repeat messages, or give up with PaginationError"
-)
-CURSOR_IGNORED_AFTER_BUG = (
-    "known client bug: a cursor API that ignores after= makes an ascending read return the "
-    "newest page alone as if it were the whole history (older messages are silently dropped)"
-)
+# -- stale caches and ignored cursors ---------------------------------------------------------
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -325,7 +293,7 @@ CURSOR_IGNORED_AFTER_BUG = (
 async def test_talkifai_survives_repeated_pages(sandbox: Sandbox, order: Order, every: int) -> None:
     """Every n-th answer repeating the previous one still reads each message exactly once."""
     sandbox.talkifai_quirks = TalkifaiQuirks(repeat_page_every=every)
-    verdicts = Verdicts(TALKIFAI_REPEAT_BUG)
+    verdicts = Verdicts()
     await read_talkifai(sandbox, verdicts, order=order, page_size=7)
     verdicts.conclude()
 
@@ -334,7 +302,7 @@ async def test_talkifai_survives_repeated_pages(sandbox: Sandbox, order: Order, 
 async def test_cursor_detects_an_ignored_cursor(sandbox: Sandbox, order: Order) -> None:
     """A server that ignores before/after is read whole or refused, never silently cut."""
     sandbox.cursor_quirks = CursorQuirks(ignore_cursor=True)
-    verdicts = Verdicts(CURSOR_IGNORED_AFTER_BUG)
+    verdicts = Verdicts()
     async with sandbox.cursor() as provider:
         for conversation_id, records in sandbox.data.cursor.items():
             where = f"cursor ignore_cursor {conversation_id} ({len(records)}) {order}"

@@ -25,7 +25,7 @@ from backscroll import _fields as f
 from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES, encode_path_segment
 from backscroll._ids import Occurrences, derived_id, hashable
 from backscroll._models import Message, Role
-from backscroll._paging import Window, offset_pages
+from backscroll._paging import MAX_STALLS, Window, offset_pages
 from backscroll._provider import HTTPProvider, resolve_credential
 from backscroll._validate import nonempty_str
 from backscroll.errors import PaginationError
@@ -70,6 +70,8 @@ class TalkifaiProvider(HTTPProvider):
     name: ClassVar[str] = "talkifai"
     default_page_size: ClassVar[int] = 100
     max_page_size: ClassVar[int] = 100
+    # A one-message page cannot tell a repeated page from a double-sent message.
+    min_page_size: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -154,35 +156,31 @@ class TalkifaiProvider(HTTPProvider):
         twice the requests of ``order="asc"``; memory stays one page. Messages added while
         reading are not included: the result is the history as it was when counted.
 
+        Each backward page also asks for the first message of the page after it, its
+        anchor: a page whose last message is not the anchor is stale and asked again.
+
         Ids count identical messages within a timestamp in ascending order, so messages
         that share the oldest timestamp of a page are held back until the next (older)
         page shows the whole group.
         """
         total = 0
-        last: Sequence[Record] = []
+        page: Sequence[Record] = []
         async for batch in offset_pages(
             fetch, limit=limit, fingerprint=_fingerprint, provider=self.name
         ):
             total += len(batch)
-            last = batch
-        pending: list[Record] = []  # oldest timestamp group so far, ascending
-        end = total - len(last)
-        page: Sequence[Record] = last
+            page = batch
+        end = total - len(page)
+        step = limit - 1  # one record of each request is the anchor
+        pending: list[Record] = []  # the oldest timestamp group so far, ascending
         while True:
             ready, pending = _split_oldest_group([*page, *pending])
             if ready:
                 yield self._descending(conversation_id, ready)
             if end <= 0:
                 break
-            start = max(0, end - limit)
-            page = await fetch(start, end - start)
-            if len(page) != end - start:
-                msg = (
-                    f"talkifai returned {len(page)} messages at offset {start} where "
-                    f"{end - start} were counted: the conversation changed while reading it "
-                    "newest first. Try again, or read it with order='asc'."
-                )
-                raise PaginationError(msg)
+            start = max(0, end - step)
+            page = await _backward_page(fetch, start, end - start, anchor=page[0])
             end = start
         if pending:
             yield self._descending(conversation_id, pending)
@@ -224,6 +222,22 @@ def _fingerprint(record: Record) -> Hashable:
             record.get("token_count"),
         )
     )
+
+
+async def _backward_page(
+    fetch: Callable[[int, int], Any], start: int, size: int, *, anchor: Record
+) -> Sequence[Record]:
+    """The *size* records at *start*, checked against the record that follows them."""
+    for _ in range(MAX_STALLS):
+        page: Sequence[Record] = await fetch(start, size + 1)
+        if len(page) == size + 1 and _fingerprint(page[-1]) == _fingerprint(anchor):
+            return page[:-1]
+    msg = (
+        f"talkifai did not answer offset={start} with the messages counted there "
+        f"({MAX_STALLS} tries): the conversation changed while reading it newest first, "
+        "or the vendor keeps serving stale pages. Try again, or read with order='asc'."
+    )
+    raise PaginationError(msg)
 
 
 def _split_oldest_group(records: list[Record]) -> tuple[list[Record], list[Record]]:

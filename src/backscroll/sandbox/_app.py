@@ -156,9 +156,9 @@ class Sandbox:
         """
         self._plan.set(target, faults)
 
-    def repeat(self, key: Hashable, every: int | None, page: Any) -> Any:
-        """The ``repeat_page_every`` quirk: *page*, or on every n-th call the previous one."""
-        return self._repeater(key, every, page)
+    def repeat(self, key: Hashable, every: int | None, page: Any, stale: Any = None) -> Any:
+        """The ``repeat_page_every`` quirk: *page*, or on every n-th call a stale answer."""
+        return self._repeater(key, every, page, stale)
 
     # -- wiring ----------------------------------------------------------------------------
 

@@ -326,13 +326,19 @@ class PageRepeater:
     def __init__(self) -> None:
         self._state: dict[Hashable, tuple[int, Any]] = {}
 
-    def __call__(self, key: Hashable, every: int | None, page: Any) -> Any:
-        """Return *page*, or the previous answer for *key* on every *every*-th call."""
+    def __call__(self, key: Hashable, every: int | None, page: Any, stale: Any = None) -> Any:
+        """
+        Return *page*, or on every *every*-th call for *key* a stale answer.
+
+        The stale answer is *stale* when the caller knows what a stale cache would hold
+        (Talkifai: the page before, at the same size), else the previous answer.
+        """
         count, previous = self._state.get(key, (0, None))
         count += 1
-        if every and count % every == 0 and previous is not None:
-            self._state[key] = (count, previous)
-            return previous
+        if every and count % every == 0 and (stale is not None or previous is not None):
+            answer = stale if stale is not None else previous
+            self._state[key] = (count, answer)
+            return answer
         self._state[key] = (count, page)
         return page
 

@@ -76,8 +76,9 @@ class TalkifaiQuirks:
         max_limit: The silent cap on ``limit`` (documented: 100).
         past_end: What an offset at or past the end answers: ``"last_page"`` (documented:
             the last ``limit`` messages) or ``"empty"``.
-        repeat_page_every: Every n-th request for a conversation answers with that
-            conversation's previous answer again (``None``: never).
+        repeat_page_every: Every n-th request for a conversation answers with a stale
+            page: the page before the one asked for, at the same size, as a cache keyed
+            on the wrong offset would (``None``: never).
         ignore_offset: Answer every request as if ``offset=0``.
 
     .. versionadded:: 0.1.0
@@ -200,8 +201,13 @@ class _Endpoint:
         else:
             page = []
         body = {"messages": page, "count": len(page)}
+        stale = None
+        if offset:
+            # What a cache keyed on the wrong offset holds: the page before, same size.
+            before = records[max(0, offset - limit) : offset]
+            stale = {"messages": before, "count": len(before)}
         key = ("talkifai", conversation_id)
-        return JSONResponse(self.sandbox.repeat(key, quirks.repeat_page_every, body))
+        return JSONResponse(self.sandbox.repeat(key, quirks.repeat_page_every, body, stale))
 
 
 def routes(sandbox: Sandbox) -> list[Route]:
