@@ -100,6 +100,7 @@ CRASHES = st.tuples(st.sampled_from(["cancel", "source", "write", "commit"]), st
     concurrency=st.integers(1, 3),
     torn=st.booleans(),
     untimed_every=st.sampled_from([0, 0, 3]),
+    interval=st.sampled_from([0.0, 60.0]),
 )
 async def test_resume_after_crashes_is_exactly_once(
     *,
@@ -110,6 +111,7 @@ async def test_resume_after_crashes_is_exactly_once(
     concurrency: int,
     torn: bool,
     untimed_every: int,
+    interval: float,
 ) -> None:
     """Whatever the crash points, a final rerun leaves each message in the sink exactly once."""
     source = MemoryProvider.build(sizes, burst=burst, untimed_every=untimed_every)
@@ -117,6 +119,7 @@ async def test_resume_after_crashes_is_exactly_once(
         tempfile.TemporaryDirectory() as name,
         mock.patch.object(engine, "BATCH_SIZE", 3),
         mock.patch.object(engine, "COMMIT_EVERY", 5),
+        mock.patch.object(engine, "COMMIT_INTERVAL", interval),  # 0: commit whenever idle
     ):
         directory = Path(name)
         for crash in crashes:

@@ -23,6 +23,7 @@ rewindable one is cut back to the checkpoint's position before the rerun writes.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
@@ -59,6 +60,8 @@ __all__ = ["migrate"]
 BATCH_SIZE: Final = 256
 #: Written messages after which the writer commits even while more are waiting.
 COMMIT_EVERY: Final = 4096
+#: Seconds between commits while the readers are slower than the writer.
+COMMIT_INTERVAL: Final = 1.0
 
 
 @attrs.frozen
@@ -427,18 +430,7 @@ class _Migration:
         writer = _Writer(self)
         try:
             async with items:
-                while True:
-                    try:
-                        item = items.receive_nowait()
-                    except anyio.WouldBlock:
-                        # Nothing waiting: a good moment to make what was written durable.
-                        await writer.commit()
-                        try:
-                            item = await items.receive()
-                        except anyio.EndOfStream:
-                            break
-                    except anyio.EndOfStream:
-                        break
+                while (item := await writer.next(items)) is not None:
                     await writer.take(item)
             await writer.commit(last=True)
         except anyio.get_cancelled_exc_class():
@@ -461,7 +453,34 @@ class _Writer:
         self.pending = 0
         self.written: dict[str, int] = {}
         self.done: list[_Done] = []
-        self.conversations: list[Conversation] = []
+        self.last_commit = anyio.current_time()
+
+    async def next(self, items: MemoryObjectReceiveStream[_Item]) -> _Item | None:
+        """
+        The next item, or ``None`` at the end; commits while the readers are slow.
+
+        When nothing is waiting, what was written is committed, but at most once per
+        `COMMIT_INTERVAL`: with a slow vendor each page would otherwise cost an fsync and
+        a rewrite of the whole checkpoint.
+        """
+        while True:
+            try:
+                return items.receive_nowait()
+            except anyio.WouldBlock:
+                pass
+            except anyio.EndOfStream:
+                return None
+            wait = math.inf
+            if self.pending or self.done:
+                wait = self.last_commit + COMMIT_INTERVAL - anyio.current_time()
+                if wait <= 0:
+                    await self.commit()
+                    continue
+            with anyio.move_on_after(wait):
+                try:
+                    return await items.receive()
+                except anyio.EndOfStream:
+                    return None
 
     async def take(self, item: _Item) -> None:
         migration = self.migration
@@ -505,6 +524,7 @@ class _Writer:
         if last:
             checkpoint.run_open = False
         await anyio.to_thread.run_sync(checkpoint.save)
+        self.last_commit = anyio.current_time()
         written, finished = self.written, self.done
         migration.tally.written += sum(written.values())
         self.pending, self.written, self.done = 0, {}, []
