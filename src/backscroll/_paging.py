@@ -22,7 +22,7 @@ last timestamp (cursor paging), never every id ever seen.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -145,7 +145,7 @@ async def _aclose(iterator: AsyncIterator[object]) -> None:
 
 async def single_page(
     fetch: Callable[[], Awaitable[Sequence[Message]]], order: Order
-) -> AsyncIterator[Sequence[Message]]:
+) -> AsyncGenerator[Sequence[Message], None]:
     """
     One response that holds the whole conversation, sorted into *order*.
 
@@ -176,7 +176,7 @@ async def offset_pages(
     fingerprint: Callable[[R], Hashable],
     provider: str,
     start: int = 0,
-) -> AsyncIterator[Sequence[R]]:
+) -> AsyncGenerator[Sequence[R], None]:
     """
     Page forward through an offset API; yield each position's record exactly once.
 
@@ -210,7 +210,9 @@ async def offset_pages(
         page = (await fetch(offset, asked))[:asked]  # a vendor may send more than asked
         prints = [fingerprint(record) for record in page]
         if len(page) == asked and _repeats(prints, recent):
-            resolved = await _resolve_repeat(fetch, offset, limit, fingerprint, recent, head)
+            resolved = await _resolve_repeat(
+                fetch, offset, limit=limit, fingerprint=fingerprint, recent=recent, head=head
+            )
             if resolved is None:
                 msg = (
                     f"{provider} answered offset={offset} with the page it gave for an "
@@ -254,6 +256,7 @@ def _repeats(prints: list[Hashable], recent: deque[Hashable]) -> bool:
 async def _resolve_repeat(
     fetch: Callable[[int, int], Awaitable[Sequence[R]]],
     offset: int,
+    *,
     limit: int,
     fingerprint: Callable[[R], Hashable],
     recent: deque[Hashable],
@@ -310,7 +313,7 @@ async def cursor_pages(
     provider: str,
     window: Window,
     newest_first: bool = True,
-) -> AsyncIterator[Sequence[Message]]:
+) -> AsyncGenerator[Sequence[Message], None]:
     """
     Page through a timestamp-cursor API; yield each message exactly once, in *order*.
 
@@ -324,8 +327,9 @@ async def cursor_pages(
     A full page without anything new means a burst larger than the page: the page size
     doubles up to *max_limit*. A page on the wrong side of its cursor, or one with nothing
     new that still says ``has_more``, is asked again (a stale cache); a short answer that
-    stays the same is the end, whatever ``has_more`` says. Within one second, messages keep the vendor's order, read
-    in the direction the vendor lists its pages (*newest_first* until a page shows it).
+    stays the same is the end, whatever ``has_more`` says. Within one second, messages
+    keep the vendor's order, read in the direction the vendor lists its pages
+    (*newest_first* until a page shows it).
 
     Raises:
         PaginationError: the vendor answered with messages on the wrong side of the cursor
@@ -349,20 +353,18 @@ async def cursor_pages(
         if _wrong_side(ordered, cursor, ascending=ascending):
             # A stale page, or a vendor that ignores the cursor: ask again, then give up.
             stalls += 1
-            _check_stalls(stalls, provider, f"{'after' if ascending else 'before'}={cursor}")
+            side = "after" if ascending else "before"
+            _check_stalls(stalls, provider, f"{side}={cursor.isoformat() if cursor else None}")
             continue
         fresh = [m for m in ordered if _is_new(m, boundary, at_boundary, ascending=ascending)]
         if not fresh:
-            full = len(page.messages) >= limit
-            if page.has_more is False or not page.messages or (page.has_more is None and not full):
+            step = _nothing_new(page, limit, max_limit, stalls)
+            if step is None:
                 return
-            if full and limit < max_limit:
-                limit = min(max_limit, limit * 2)  # a burst larger than the page
+            if step > limit:
+                limit = step
                 continue
-            # Nothing new, yet "has more": a stale page, a lying has_more, or stuck.
             stalls += 1
-            if stalls >= MAX_STALLS and not full:
-                return  # the same short answer every time: that is the end
             where = f"the cursor {cursor.isoformat()}" if cursor else "the first page"
             _check_stalls(stalls, provider, where)
             continue
@@ -377,6 +379,24 @@ async def cursor_pages(
         if page.has_more is False:
             return
         cursor = _overlapping_cursor(boundary, ascending=ascending)
+
+
+def _nothing_new(page: CursorPage, limit: int, max_limit: int, stalls: int) -> int | None:
+    """
+    What a page with nothing new means: ``None`` the end, a larger limit, or a stall.
+
+    A full page is a burst larger than the page (grow it); nothing new that still says
+    ``has_more`` is a stale page or a lying ``has_more`` (ask again, and take a short
+    answer that stays the same as the end).
+    """
+    full = len(page.messages) >= limit
+    if page.has_more is False or not page.messages or (page.has_more is None and not full):
+        return None
+    if full and limit < max_limit:
+        return min(max_limit, limit * 2)
+    if not full and stalls + 1 >= MAX_STALLS:
+        return None
+    return limit
 
 
 def _wrong_side(ordered: Sequence[Message], cursor: datetime | None, *, ascending: bool) -> bool:

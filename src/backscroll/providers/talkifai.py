@@ -19,6 +19,7 @@ Vendor quirks, all handled here or in the shared offset pager:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from backscroll import _fields as f
@@ -129,20 +130,23 @@ class TalkifaiProvider(HTTPProvider):
 
         return fetch
 
-    async def _pages(
+    def _pages(
         self, conversation_id: str, order: Order, window: Window, limit: int
     ) -> AsyncIterator[Sequence[Message]]:
         del window  # no server-side filter; `windowed` stops early in ascending order
         fetch = self._fetcher(conversation_id)
         if order == "asc":
-            occurrences = Occurrences()
-            async for batch in offset_pages(
-                fetch, limit=limit, fingerprint=_fingerprint, provider=self.name
-            ):
+            return self._asc(conversation_id, fetch, limit)
+        return self._desc(conversation_id, fetch, limit)
+
+    async def _asc(
+        self, conversation_id: str, fetch: Callable[[int, int], Any], limit: int
+    ) -> AsyncIterator[Sequence[Message]]:
+        occurrences = Occurrences()
+        pages = offset_pages(fetch, limit=limit, fingerprint=_fingerprint, provider=self.name)
+        async with aclosing(pages):
+            async for batch in pages:
                 yield [self._message(conversation_id, r, occurrences) for r in batch]
-        else:
-            async for batch in self._desc(conversation_id, fetch, limit):
-                yield batch
 
     async def _desc(
         self, conversation_id: str, fetch: Callable[[int, int], Any], limit: int
@@ -165,11 +169,11 @@ class TalkifaiProvider(HTTPProvider):
         """
         total = 0
         page: Sequence[Record] = []
-        async for batch in offset_pages(
-            fetch, limit=limit, fingerprint=_fingerprint, provider=self.name
-        ):
-            total += len(batch)
-            page = batch
+        pages = offset_pages(fetch, limit=limit, fingerprint=_fingerprint, provider=self.name)
+        async with aclosing(pages):
+            async for batch in pages:
+                total += len(batch)
+                page = batch
         end = total - len(page)
         step = limit - 1  # one record of each request is the anchor
         pending: list[Record] = []  # the oldest timestamp group so far, ascending
