@@ -163,5 +163,5 @@ async def test_breaking_early_stops_fetching() -> None:
     pages = offset_pages(server.fetch, limit=10, fingerprint=fingerprint, provider="t")
     async for _ in pages:
         break
-    await pages.aclose()  # type: ignore[attr-defined]
+    await pages.aclose()
     assert server.requests == 1
