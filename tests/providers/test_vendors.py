@@ -230,6 +230,17 @@ async def test_talkifai_token_callable_gets_the_conversation_id() -> None:
     assert seen[0].headers["Authorization"] == "Bearer sess-c42"
 
 
+async def test_talkifai_token_callable_that_raises_is_a_configuration_error() -> None:
+    """A token callable that fails (a dict lookup's KeyError) is a ConfigurationError."""
+    tokens = {"known": "sess-known"}
+    async with TalkifaiProvider(
+        token=lambda conversation_id: tokens[conversation_id],
+        http_client=client(answer(TALKIFAI_PAGE)),
+    ) as provider:
+        with pytest.raises(backscroll.ConfigurationError, match="token callable failed"):
+            [m async for m in provider.messages("unknown")]
+
+
 @pytest.mark.parametrize(
     ("status", "detail", "error"),
     [

@@ -29,7 +29,7 @@ from backscroll._models import Message, Role
 from backscroll._paging import MAX_STALLS, Window, offset_pages
 from backscroll._provider import HTTPProvider, resolve_credential
 from backscroll._validate import nonempty_str
-from backscroll.errors import PaginationError
+from backscroll.errors import ConfigurationError, PaginationError
 
 if TYPE_CHECKING:
     from datetime import tzinfo
@@ -108,7 +108,15 @@ class TalkifaiProvider(HTTPProvider):
         )
 
     def _headers(self, conversation_id: str) -> dict[str, str]:
-        token = nonempty_str(self._token_for(conversation_id), "the talkifai token")
+        try:
+            token = self._token_for(conversation_id)
+        except Exception as exc:  # a user's callable: any failure is a configuration error
+            msg = (
+                f"the talkifai token callable failed for conversation {conversation_id!r} "
+                f"({type(exc).__name__}); it must return that conversation's session token"
+            )
+            raise ConfigurationError(msg) from exc
+        token = nonempty_str(token, "the talkifai token")
         self._http.redact.add(token)
         return {"Authorization": f"Bearer {token}"}
 
