@@ -26,7 +26,7 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Literal
+from typing import IO, TYPE_CHECKING, Any, Final, Literal, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -42,7 +42,7 @@ from backscroll.integrations._mapping import select
 from backscroll.sinks._jsonl import json_line
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
     from datetime import datetime
 
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = ["Format", "export_conversations", "openai_record", "sharegpt_record"]
 
 Format = Literal["openai", "sharegpt"]
+T = TypeVar("T")
 
 _SHAREGPT_SPEAKERS: Final[Mapping[Role, str]] = {
     Role.SYSTEM: "system",
@@ -258,8 +259,8 @@ class _Export:
     async def _list(self, ids: MemoryObjectSendStream[str]) -> None:
         seen: set[str] = set()
         try:
-            async with ids:
-                async for conversation_id in self._ids():
+            async with ids, contextlib.aclosing(self._ids()) as listed:
+                async for conversation_id in listed:
                     if conversation_id not in seen:
                         seen.add(conversation_id)
                         self._emit(ProgressEvent(kind="listed", conversation_id=conversation_id))
@@ -267,13 +268,14 @@ class _Export:
         except Exception as exc:  # noqa: BLE001 - raised by run()
             self._abort(exc)
 
-    async def _ids(self) -> AsyncIterator[str]:
+    async def _ids(self) -> AsyncGenerator[str, None]:
         if self.conversation_ids is not None:
             for conversation_id in self.conversation_ids:
                 yield nonempty_str(conversation_id, "each of conversation_ids")
         elif isinstance(self.source, ListsConversations):
-            async for conversation in self.source.conversations():
-                yield conversation.id
+            async with _closing(self.source.conversations()) as conversations:
+                async for conversation in conversations:
+                    yield conversation.id
 
     async def _read(
         self, ids: MemoryObjectReceiveStream[str], lines: MemoryObjectSendStream[bytes]
@@ -284,14 +286,15 @@ class _Export:
                     line = await self._conversation(conversation_id)
                     if line is not None:
                         await lines.send(line)
-        except Exception as exc:  # noqa: BLE001 - reported, the others go on
+        except Exception as exc:  # noqa: BLE001 - raised by run()
             self._abort(exc)
 
     async def _conversation(self, conversation_id: str) -> bytes | None:
         self._emit(ProgressEvent(kind="started", conversation_id=conversation_id))
         try:
-            messages = [m async for m in self.source.messages(conversation_id, since=self.since)]
-        except Exception as exc:  # noqa: BLE001 - raised by run()
+            async with _closing(self.source.messages(conversation_id, since=self.since)) as it:
+                messages = [m async for m in it]
+        except Exception as exc:  # noqa: BLE001 - reported, the others go on
             reason = (
                 str(exc) if isinstance(exc, BackscrollError) else f"{type(exc).__name__}: {exc}"
             )
@@ -322,6 +325,17 @@ class _Export:
         except OSError as exc:
             msg = f"cannot write {self.path}: {exc.strerror or exc}"
             self._abort(SinkError(msg))
+
+
+@contextlib.asynccontextmanager
+async def _closing(iterator: AsyncIterator[T]) -> AsyncGenerator[AsyncIterator[T], None]:
+    """Close an async iterator (a provider's generator) however the block ends."""
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 def _publish(temporary: Path, path: Path) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import attrs
 import pytest
 
 import backscroll
-from backscroll import ConfigurationError, NotFoundError, Role, SinkError
+from backscroll import ConfigurationError, NotFoundError, ProgressEvent, Role, SinkError
 from backscroll.formats import export_conversations, openai_record, sharegpt_record
 from backscroll.providers import JsonlProvider
 from backscroll.sinks import JsonlSink
@@ -144,3 +145,89 @@ async def test_export_into_a_missing_directory_is_a_sink_error(tmp_path: Path) -
         await export_conversations(
             MemoryProvider.build([1]), tmp_path / "nowhere" / "t.jsonl", format="openai"
         )
+
+
+async def test_export_needs_ids_from_a_source_that_cannot_list(tmp_path: Path) -> None:
+    """Without conversation_ids, a source that cannot list is refused; so is one string."""
+
+    class ReadOnly:
+        def messages(self, conversation_id: str, **options: Any) -> Any:
+            return MemoryProvider().messages(conversation_id, **options)
+
+    with pytest.raises(ConfigurationError, match="conversation_ids"):
+        await export_conversations(ReadOnly(), tmp_path / "t.jsonl", format="openai")
+    with pytest.raises(ConfigurationError, match="not one string"):
+        await export_conversations(
+            MemoryProvider(), tmp_path / "t.jsonl", format="openai", conversation_ids="c0"
+        )
+
+
+async def test_export_reports_progress_and_takes_ids(tmp_path: Path) -> None:
+    """Given ids are exported once each, with listed, started and finished events."""
+    events: list[ProgressEvent] = []
+    report = await export_conversations(
+        MemoryProvider.build([2, 3]),
+        tmp_path / "t.jsonl",
+        format="openai",
+        conversation_ids=["c1", "c1"],
+        on_progress=events.append,
+    )
+    assert report.conversations_done == 1
+    assert [(e.kind, e.messages) for e in events] == [
+        ("listed", 0),
+        ("started", 0),
+        ("finished", 3),
+    ]
+
+
+async def test_export_fail_fast_stops_at_the_first_failure(tmp_path: Path) -> None:
+    """With fail_fast, no conversation starts after one fails."""
+    source = MemoryProvider.build([1, 1, 1])
+    real = source.messages
+
+    def failing(conversation_id: str, **options: Any) -> Any:
+        if conversation_id == "c0":
+            raise ZeroDivisionError
+        return real(conversation_id, **options)
+
+    source.messages = failing  # type: ignore[method-assign]
+    report = await export_conversations(
+        source, tmp_path / "t.jsonl", format="openai", concurrency=1, fail_fast=True
+    )
+    assert [f.error_type for f in report.failures] == ["ZeroDivisionError"]
+    assert report.conversations_done == 0
+    assert not report.complete
+
+
+async def test_a_listing_failure_leaves_the_old_file(tmp_path: Path) -> None:
+    """If listing fails, export_conversations raises and the target keeps its content."""
+
+    class Unlistable(MemoryProvider):
+        async def conversations(self, *, limit: int | None = None) -> Any:  # noqa: ARG002
+            """Fail at once."""
+            raise NotFoundError("no such character", status_code=404, provider="memory")
+            yield  # type: ignore[unreachable]  # pragma: no cover - makes it a generator
+
+    target = tmp_path / "t.jsonl"
+    target.write_text("old\n")
+    with pytest.raises(NotFoundError, match="no such character"):
+        await export_conversations(Unlistable(), target, format="openai")
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl"]  # noqa: ASYNC240
+
+
+async def test_a_cancelled_export_leaves_the_old_file(tmp_path: Path) -> None:
+    """A cancelled export removes its temporary file; the target is untouched."""
+    target = tmp_path / "t.jsonl"
+    target.write_text("old\n")
+    with anyio.CancelScope() as scope:
+
+        def stop(event: ProgressEvent) -> None:
+            if event.kind == "finished":
+                scope.cancel()
+
+        await export_conversations(
+            MemoryProvider.build([3, 3, 3]), target, format="openai", on_progress=stop
+        )
+    assert target.read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl"]  # noqa: ASYNC240
