@@ -1,0 +1,175 @@
+"""
+The flags ``export`` and ``migrate`` share, declared once as typer annotations.
+
+Values are kept as typed (strings for ``--shard`` and ``--since``) and read in the command,
+so that every mistake gets backscroll's own one-line message.
+"""
+
+# No `from __future__ import annotations`: typer reads these annotations at run time.
+
+from pathlib import Path
+from typing import Annotated, Final
+
+import typer
+
+__all__ = [
+    "ApiKey",
+    "AsJson",
+    "BaseUrl",
+    "CharacterId",
+    "Checkpoint",
+    "Concurrency",
+    "FailFast",
+    "Ids",
+    "IdsFile",
+    "MaxRetries",
+    "Quiet",
+    "Shard",
+    "Since",
+    "SourceArgument",
+    "Token",
+]
+
+_VENDOR: Final = "Vendor"
+_SELECTION: Final = "Conversations"
+_RUN: Final = "Run"
+
+SourceArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="SOURCE",
+        help="convai, talkifai, cursor, or jsonl:PATH (an export made by backscroll).",
+        show_default=False,
+    ),
+]
+ApiKey = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        help=(
+            "Convai or cursor-API key. Prefer the environment (CONVAI_API_KEY, "
+            "EXAMPLE_AI_API_KEY): a flag shows in the process list."
+        ),
+        show_default=False,
+        rich_help_panel=_VENDOR,
+    ),
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        help="Talkifai token. Prefer TALKIFAI_TOKEN: a flag shows in the process list.",
+        show_default=False,
+        rich_help_panel=_VENDOR,
+    ),
+]
+CharacterId = Annotated[
+    str | None,
+    typer.Option(
+        "--character-id",
+        help="Convai character whose sessions to read (or CONVAI_CHARACTER_ID).",
+        show_default=False,
+        rich_help_panel=_VENDOR,
+    ),
+]
+BaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        help=(
+            "The vendor API's root URL, e.g. a sandbox's http://127.0.0.1:8765/cursor/v1 "
+            "(default: the vendor's own)."
+        ),
+        show_default=False,
+        rich_help_panel=_VENDOR,
+    ),
+]
+MaxRetries = Annotated[
+    int | None,
+    typer.Option(
+        "--max-retries",
+        min=0,
+        help="Retries of a failed request (429, 5xx, dropped connections); default 2.",
+        show_default=False,
+        rich_help_panel=_VENDOR,
+    ),
+]
+Ids = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--id",
+        help="A conversation to copy; repeat for more. Default: all (convai, jsonl:).",
+        show_default=False,
+        rich_help_panel=_SELECTION,
+    ),
+]
+IdsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--ids-file",
+        help="A file of conversation ids, one per line (# comments allowed; - for stdin).",
+        show_default=False,
+        rich_help_panel=_SELECTION,
+    ),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        help=(
+            "Only messages from this time on: 2024-09-25 or 2024-09-25T14:00:00Z (UTC if no zone)."
+        ),
+        show_default=False,
+        rich_help_panel=_SELECTION,
+    ),
+]
+Shard = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help=(
+            "Copy only shard I of N (0 <= I < N): N workers with 0/N ... N-1/N split the "
+            "conversations exactly, each with its own output and checkpoint."
+        ),
+        show_default=False,
+        rich_help_panel=_SELECTION,
+    ),
+]
+Concurrency = Annotated[
+    int,
+    typer.Option("--concurrency", min=1, help="Conversations read at once.", rich_help_panel=_RUN),
+]
+Checkpoint = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint",
+        help=(
+            "The progress file that makes reruns resume and sync (default: beside the "
+            "target, TARGET.SOURCE.checkpoint.json)."
+        ),
+        show_default=False,
+        rich_help_panel=_RUN,
+    ),
+]
+FailFast = Annotated[
+    bool,
+    typer.Option(
+        "--fail-fast", help="Stop at the first conversation that fails.", rich_help_panel=_RUN
+    ),
+]
+AsJson = Annotated[
+    bool,
+    typer.Option(
+        "--json", help="Print the summary as JSON on standard output.", rich_help_panel=_RUN
+    ),
+]
+Quiet = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="No progress on standard error, only the summary.",
+        rich_help_panel=_RUN,
+    ),
+]

@@ -1,0 +1,255 @@
+"""
+One copy from a source to a target, as ``export`` and ``migrate`` run it.
+
+Checks come first and fail as `UsageError` before anything is read; then the migration
+runs on its own event loop with progress on standard error, and the summary goes to
+standard output (as text, or as JSON with ``--json``). Ctrl-C cancels the migration,
+which commits what it wrote and leaves its checkpoint: the same command resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+import attrs
+
+from backscroll._migration.engine import migrate
+from backscroll._protocols import DeletesConversations, ListsConversations
+from backscroll.cli._options import (
+    Connection,
+    Source,
+    Target,
+    UsageError,
+    check_writable,
+    open_provider,
+)
+from backscroll.cli._progress import Reporter, choose_mode, one_line, plural
+from backscroll.cli._selection import (
+    DeletingShardSource,
+    Shard,
+    ShardSource,
+)
+from backscroll.formats import export_conversations
+from backscroll.sinks import JsonlSink, SqliteSink
+
+if TYPE_CHECKING:
+    from backscroll._migration.report import MigrationReport
+    from backscroll._protocols import ChatHistoryProvider
+    from backscroll.cli._options import Provider
+    from backscroll.cli._progress import Tracker
+
+__all__ = ["INTERRUPTED", "CopyPlan", "copy"]
+
+#: The exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED: Final = 130
+#: Failures listed in the text summary; ``--json`` has them all.
+_SHOWN_FAILURES: Final = 20
+
+
+@attrs.frozen(kw_only=True)
+class CopyPlan:
+    """Everything a copy needs, read from the command line."""
+
+    source: Source
+    connection: Connection
+    target: Target
+    conversation_ids: list[str] | None
+    shard: Shard | None
+    since: datetime | None
+    concurrency: int
+    checkpoint: Path | None
+    fail_fast: bool = False
+    delete_after: bool = False
+
+    @property
+    def title(self) -> str:
+        """What is copied where, for progress and the summary."""
+        shard = "" if self.shard is None else f" (shard {self.shard})"
+        return f"{self.source}{shard} → {self.target.path}"
+
+
+def copy(plan: CopyPlan, *, as_json: bool, quiet: bool) -> int:
+    """
+    Run *plan*; print the summary; return the exit status (0 done, 1 some failed, 130).
+
+    Raises:
+        UsageError: the plan cannot run (checked before anything is read).
+        BackscrollError: the run failed as a whole (the vendor refused the credential,
+            the sink cannot be written...).
+    """
+    plan = _checked(plan)
+    reporter = Reporter(choose_mode(quiet=quiet))
+    try:
+        report = anyio.run(_copy, plan, reporter)
+    except KeyboardInterrupt:
+        _interrupted(plan)
+        return INTERRUPTED
+    summary = _summary(plan, report)
+    if as_json:
+        sys.stdout.write(json.dumps(summary, indent=2) + "\n")
+    else:
+        sys.stdout.write("".join(f"{line}\n" for line in _text(plan, report)))
+    sys.stdout.flush()
+    return 0 if report.ok else 1
+
+
+def _checked(plan: CopyPlan) -> CopyPlan:
+    source, target = plan.source, plan.target
+    ids = plan.conversation_ids
+    if ids is None and not source.lists_conversations:
+        msg = (
+            f"{source} cannot list its conversations: name them with --id ID (repeatable) "
+            "or --ids-file FILE"
+        )
+        raise UsageError(msg)
+    if ids is not None and plan.shard is not None:
+        shard = plan.shard
+        ids = [conversation_id for conversation_id in ids if shard.holds(conversation_id)]
+    if plan.delete_after and source.kind != "convai":
+        msg = f"--delete-after deletes at the vendor, which only convai offers, not {source}"
+        raise UsageError(msg)
+    if source.path is not None and _same_file(source.path, target.path):
+        msg = f"{target.path} is both the source and the target: write to another file"
+        raise UsageError(msg)
+    checkpoint = plan.checkpoint
+    if checkpoint is not None:
+        if not target.resumable:
+            msg = (
+                f"--checkpoint applies to JSONL and SQLite targets; --format {target.kind} is "
+                "written whole. For a large account, export --format jsonl first (resumable), "
+                f"then convert that file: backscroll export jsonl:FILE --format {target.kind}"
+            )
+            raise UsageError(msg)
+        check_writable(checkpoint, "--checkpoint")
+        if _same_file(checkpoint, target.path):
+            msg = f"--checkpoint {checkpoint} is the target itself: name another file"
+            raise UsageError(msg)
+        if target.kind == "jsonl" and _holds_data(target.path) and not checkpoint.exists():
+            msg = (
+                f"{target.path} already holds messages but its checkpoint {checkpoint} does "
+                "not exist, so copying again would write them twice: pass the --checkpoint "
+                "of the run that wrote it, or move the file away"
+            )
+            raise UsageError(msg)
+    return attrs.evolve(plan, conversation_ids=ids)
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    return one.expanduser().resolve() == other.expanduser().resolve()
+
+
+def _holds_data(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
+async def _copy(plan: CopyPlan, reporter: Reporter) -> MigrationReport:
+    provider = open_provider(plan.source, plan.connection)
+    async with provider:
+        source = _sharded(provider, plan.shard)
+        target = plan.target
+        with reporter.stage(plan.title, count_finished=not target.resumable) as tracker:
+            if target.kind == "openai" or target.kind == "sharegpt":  # noqa: PLR1714 - narrows
+                return await export_conversations(
+                    source,
+                    target.path,
+                    format=target.kind,
+                    conversation_ids=plan.conversation_ids,
+                    since=plan.since,
+                    concurrency=plan.concurrency,
+                    fail_fast=plan.fail_fast,
+                    on_progress=tracker,
+                )
+            return await _migrate(source, plan, tracker)
+
+
+async def _migrate(
+    source: ChatHistoryProvider, plan: CopyPlan, tracker: Tracker
+) -> MigrationReport:
+    path = plan.target.path
+    sink = JsonlSink(path) if plan.target.kind == "jsonl" else SqliteSink(path)
+    async with sink:
+        return await migrate(
+            source,
+            sink,
+            conversation_ids=plan.conversation_ids,
+            checkpoint=plan.checkpoint,
+            concurrency=plan.concurrency,
+            since=plan.since,
+            fail_fast=plan.fail_fast,
+            delete_after=plan.delete_after,
+            on_progress=tracker,
+        )
+
+
+def _sharded(provider: Provider, shard: Shard | None) -> ChatHistoryProvider:
+    """The provider, listing only the shard's conversations when there is a shard."""
+    if shard is None or not isinstance(provider, ListsConversations):
+        return provider  # ids, if any, were filtered by _checked
+    if isinstance(provider, DeletesConversations):
+        return DeletingShardSource(provider, shard)
+    return ShardSource(provider, shard)
+
+
+def _interrupted(plan: CopyPlan) -> None:
+    if plan.target.resumable:
+        where = f" (checkpoint {plan.checkpoint})" if plan.checkpoint is not None else ""
+        msg = (
+            "backscroll: interrupted. What was copied is committed: rerun the same command "
+            f"to resume{where}.\n"
+        )
+    else:
+        msg = (
+            f"backscroll: interrupted; {plan.target.path} was not written ({plan.target.kind} "
+            "files are written whole): rerun the same command.\n"
+        )
+    sys.stderr.write(msg)
+
+
+def _summary(plan: CopyPlan, report: MigrationReport) -> dict[str, Any]:
+    return {
+        "source": str(plan.source),
+        "target": str(plan.target),
+        "checkpoint": None if plan.checkpoint is None else str(plan.checkpoint),
+        "shard": None if plan.shard is None else str(plan.shard),
+        **report.as_dict(),
+    }
+
+
+def _text(plan: CopyPlan, report: MigrationReport) -> list[str]:
+    counts = (
+        f"{plural(report.conversations_done, 'conversation')} copied, "
+        f"{plural(report.messages_written, 'message')} written"
+    )
+    details = []
+    if report.conversations_skipped:
+        done = plural(report.conversations_skipped, "conversation")
+        details.append(f"{done} finished by the interrupted run")
+    if report.messages_skipped:
+        details.append(f"{plural(report.messages_skipped, 'message')} already there")
+    if report.retries:
+        details.append(f"{plural(report.retries, 'request')} retried")
+    extra = f" ({', '.join(details)})" if details else ""
+    lines = [f"{plan.title}: {counts}{extra} in {report.duration:.1f} s."]
+    if report.deleted:
+        lines.append(f"{plural(len(report.deleted), 'conversation')} deleted at the vendor.")
+    if report.failures:
+        lines.append(f"{plural(report.conversations_failed, 'conversation')} failed:")
+        lines.extend(
+            f"  {failure.conversation_id}: {failure.error_type}: {one_line(failure.reason)}"
+            for failure in report.failures[:_SHOWN_FAILURES]
+        )
+        if len(report.failures) > _SHOWN_FAILURES:
+            hidden = len(report.failures) - _SHOWN_FAILURES
+            lines.append(f"  ... and {hidden} more (--json lists them all)")
+    if plan.checkpoint is not None:
+        again = "retry the failed ones" if report.failures else "copy what is new"
+        lines.append(f"Checkpoint: {plan.checkpoint} (rerun the same command to {again}).")
+    return lines

@@ -1,0 +1,138 @@
+"""``backscroll sandbox serve``: the fake vendor APIs on loopback, until Ctrl-C."""
+
+# No `from __future__ import annotations`: typer reads these annotations at run time.
+
+import sys
+from typing import Annotated
+
+import typer
+
+from backscroll.cli._options import UsageError
+
+__all__ = ["serve"]
+
+_FAULTS = "Faults (every vendor)"
+
+
+def serve(
+    *,
+    host: Annotated[
+        str, typer.Option("--host", help="A loopback address: 127.0.0.1, ::1 or localhost.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="The port; 0 picks a free one.")
+    ] = 8765,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seeds the data: the same seed, the same history.")
+    ] = 0,
+    latency: Annotated[
+        float,
+        typer.Option(
+            "--latency", min=0.0, help="Seconds every request waits.", rich_help_panel=_FAULTS
+        ),
+    ] = 0.0,
+    error_rate: Annotated[
+        float,
+        typer.Option(
+            "--error-rate",
+            min=0.0,
+            max=1.0,
+            help="Share of requests answered 429, 500, 502 or 503.",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = 0.0,
+    drop_rate: Annotated[
+        float,
+        typer.Option(
+            "--drop-rate",
+            min=0.0,
+            max=1.0,
+            help="Share of connections dropped mid-answer.",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = 0.0,
+    truncate_rate: Annotated[
+        float,
+        typer.Option(
+            "--truncate-rate",
+            min=0.0,
+            max=1.0,
+            help="Share of JSON bodies cut in half.",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = 0.0,
+    retry_after: Annotated[
+        float,
+        typer.Option(
+            "--retry-after",
+            min=0.0,
+            help="Seconds announced in Retry-After on 429 and 503.",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = 1.0,
+    fault_seed: Annotated[
+        int,
+        typer.Option("--fault-seed", help="Seeds the fault plan.", rich_help_panel=_FAULTS),
+    ] = 0,
+    log_level: Annotated[
+        str,
+        typer.Option("--log-level", help="uvicorn's log level: debug, info, warning, error."),
+    ] = "info",
+) -> None:
+    """
+    Serve the sandbox's fake Convai, Talkifai and cursor APIs on loopback, until Ctrl-C.
+
+    For example:
+
+        backscroll sandbox serve
+
+        backscroll sandbox serve --port 0 --error-rate 0.2 --latency 0.05
+
+    Then point backscroll (or curl, or your code) at it, for example:
+
+        EXAMPLE_AI_API_KEY=sk_test_sandbox backscroll export cursor
+        --base-url http://127.0.0.1:8765/cursor/v1 --id con_9s2kd81 --out cursor.jsonl
+
+    Needs the sandbox extra: pip install 'backscroll[cli,sandbox]'.
+    """
+    try:
+        from backscroll import sandbox  # noqa: PLC0415 - the sandbox extra, on demand
+    except ImportError:
+        msg = "backscroll sandbox serve needs the sandbox extra: pip install 'backscroll[sandbox]'"
+        raise UsageError(msg) from None
+    if log_level.lower() not in {"critical", "error", "warning", "info", "debug", "trace"}:
+        msg = f"--log-level takes debug, info, warning or error; got {log_level!r}"
+        raise UsageError(msg)
+    faults = sandbox.Faults(
+        rate=error_rate,
+        drop=drop_rate,
+        truncate=truncate_rate,
+        latency=latency,
+        retry_after=retry_after,
+        seed=fault_seed,
+    )
+    noisy = faults != sandbox.Faults(retry_after=retry_after, seed=fault_seed)
+    plan = dict.fromkeys(("convai", "talkifai", "cursor"), faults) if noisy else None
+    served = sandbox.Sandbox(seed=seed, faults=plan)
+
+    def ready(url: str) -> None:
+        lines = [
+            f"backscroll sandbox (seed {seed}) serving on {url}",
+            (
+                f"  convai    {url}/convai     CONVAI_API_KEY={sandbox.CONVAI_API_KEY} "
+                f"CONVAI_CHARACTER_ID={sandbox.CONVAI_CHARACTER_ID}"
+            ),
+            f"  talkifai  {url}/talkifai   TALKIFAI_TOKEN={sandbox.TALKIFAI_TOKEN}",
+            f"  cursor    {url}/cursor/v1  EXAMPLE_AI_API_KEY={sandbox.CURSOR_API_KEY}",
+            "These credentials are the sandbox's own, public. Press Ctrl-C to stop.",
+        ]
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
+        sys.stdout.flush()
+
+    try:
+        sandbox.serve(
+            host=host, port=port, sandbox=served, log_level=log_level.lower(), on_ready=ready
+        )
+    except ImportError:
+        msg = "backscroll sandbox serve needs uvicorn: pip install 'backscroll[sandbox]'"
+        raise UsageError(msg) from None
