@@ -14,7 +14,15 @@ from backscroll import ConfigurationError, Message, NotFoundError, ProgressEvent
 from backscroll._migration import engine
 from backscroll.sinks import JsonlSink, SqliteSink
 
-from .fakes import MemoryProvider, expected, jsonl_keys, jsonl_messages, sqlite_messages
+from .fakes import (
+    CancellingProvider,
+    MemoryProvider,
+    crash_on,
+    expected,
+    jsonl_keys,
+    jsonl_messages,
+    sqlite_messages,
+)
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -365,3 +373,16 @@ async def test_the_report_reads_as_json(tmp_path: Path) -> None:
     assert data["ok"] is False
     assert data["failures"][0]["conversation_id"] == "c0"
     assert data["messages_written"] == 4
+
+
+async def test_a_failed_commit_on_cancellation_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """If the last commit fails while cancelling, the cancellation goes on and it is logged."""
+    source = MemoryProvider.build([50])
+    sink = crash_on(SqliteSink(tmp_path / "out.db"), commit=0)
+    with anyio.CancelScope() as scope:
+        await backscroll.migrate(CancellingProvider(source, scope, after=10), sink)
+    await sink.aclose()
+    assert scope.cancelled_caught
+    assert "its last commit failed" in caplog.text

@@ -23,6 +23,7 @@ rewindable one is cut back to the checkpoint's position before the rerun writes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import attrs
 
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 __all__ = ["migrate"]
+
+logger = logging.getLogger("backscroll")
 
 #: Messages per batch a reader hands to the writer (and the writer to ``sink.write``).
 BATCH_SIZE: Final = 256
@@ -432,13 +436,19 @@ class _Migration:
             async with items:
                 while (item := await writer.next(items)) is not None:
                     await writer.take(item)
+            # The stream also ends when a cancellation stops the readers: take that path.
+            await anyio.lowlevel.checkpoint()
             await writer.commit(last=True)
         except anyio.get_cancelled_exc_class():
             if self.healthy:
                 # Ctrl-C or a cancelled scope: keep what was written, leave a clean checkpoint
                 # (deleting at the vendor waits for the next run).
                 with anyio.CancelScope(shield=True):
-                    await writer.commit(last=True, delete=False)
+                    try:
+                        await writer.commit(last=True, delete=False)
+                    except Exception as exc:  # noqa: BLE001 - the cancellation goes on
+                        # Nothing is lost (the checkpoint is older than the sink), but say so.
+                        logger.warning("migration cancelled; its last commit failed: %s", exc)
             raise
         except Exception as exc:  # noqa: BLE001 - handed to the caller by run()
             self.healthy = False
@@ -486,15 +496,22 @@ class _Writer:
         migration = self.migration
         if isinstance(item, Conversation):
             if isinstance(migration.sink, RecordsConversations):
-                await migration.sink.write_conversations([item])
+                try:
+                    with anyio.CancelScope(shield=True):
+                        await migration.sink.write_conversations([item])
+                except Exception:
+                    migration.healthy = False
+                    raise
                 self.pending += 1
             return
         if isinstance(item, _Done):
             self.done.append(item)
             return
         try:
-            await migration.sink.write(item.messages)
-        except BaseException:
+            # A write is never cut short: after a cancellation the writer still commits.
+            with anyio.CancelScope(shield=True):
+                await migration.sink.write(item.messages)
+        except Exception:
             migration.healthy = False
             raise
         watermark = migration.checkpoint.watermark(item.conversation_id)
@@ -512,18 +529,20 @@ class _Writer:
         if not (self.pending or self.done or last):
             return
         checkpoint = migration.checkpoint
-        try:
-            await migration.sink.commit()
-            if isinstance(migration.sink, RewindableSink):
-                checkpoint.sink_position = await migration.sink.position()
-        except BaseException:
-            migration.healthy = False
-            raise
-        for done in self.done:
-            checkpoint.watermark(done.conversation_id).finished_pass = checkpoint.pass_number
-        if last:
-            checkpoint.run_open = False
-        await anyio.to_thread.run_sync(checkpoint.save)
+        # The sink's commit and the checkpoint's save go together, cancelled or not.
+        with anyio.CancelScope(shield=True):
+            try:
+                await migration.sink.commit()
+                if isinstance(migration.sink, RewindableSink):
+                    checkpoint.sink_position = await migration.sink.position()
+            except Exception:
+                migration.healthy = False
+                raise
+            for done in self.done:
+                checkpoint.watermark(done.conversation_id).finished_pass = checkpoint.pass_number
+            if last:
+                checkpoint.run_open = False
+            await anyio.to_thread.run_sync(checkpoint.save)
         self.last_commit = anyio.current_time()
         written, finished = self.written, self.done
         migration.tally.written += sum(written.values())
