@@ -10,9 +10,8 @@ the conversation even when someone says "ok" twice in one second.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable
 
-__all__ = ["Occurrences", "derived_id", "hashable"]
+__all__ = ["Occurrences", "derived_id"]
 
 
 def derived_id(conversation_id: str, timestamp: str, speaker: str, content: str, k: int) -> str:
@@ -46,14 +45,3 @@ class Occurrences:
         k = self._counts.get(key, 0)
         self._counts[key] = k + 1
         return k
-
-
-def hashable(value: object) -> Hashable:
-    """A hashable stand-in for a JSON value (lists and objects become tuples)."""
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), hashable(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(hashable(v) for v in value)
-    if isinstance(value, Hashable):
-        return value
-    return repr(value)

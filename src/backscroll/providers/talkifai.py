@@ -20,11 +20,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
 from contextlib import aclosing
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from backscroll import _fields as f
 from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES, encode_path_segment
-from backscroll._ids import Occurrences, derived_id, hashable
+from backscroll._ids import Occurrences, derived_id
 from backscroll._models import Message, Role
 from backscroll._paging import MAX_STALLS, Window, offset_pages
 from backscroll._provider import HTTPProvider, resolve_credential
@@ -43,6 +44,8 @@ __all__ = ["TalkifaiProvider"]
 ENV_VAR: Final = "TALKIFAI_TOKEN"
 _ROLES: Final = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
 _FIELDS: Final = frozenset({"role", "content", "timestamp", "token_count"})
+_WHERE: Final = "a message"
+_WHERE_STAMP: Final = "a message.timestamp"
 
 Record = Mapping[str, Any]
 
@@ -131,6 +134,8 @@ class TalkifaiProvider(HTTPProvider):
             data = await self._http.request_json("GET", url, params=params, headers=headers)
             body = f.require_mapping("talkifai", data, "the response")
             items = f.get_list("talkifai", body, "messages", "the response")
+            if all(type(item) is dict for item in items):
+                return items  # decoded JSON objects, as always: no per-item check needed
             return [
                 f.require_mapping("talkifai", item, f"messages[{i}] (offset {offset + i})")
                 for i, item in enumerate(items)
@@ -204,14 +209,18 @@ class TalkifaiProvider(HTTPProvider):
         return messages
 
     def _message(self, conversation_id: str, record: Record, occurrences: Occurrences) -> Message:
-        where = "a message"
-        role = f.get_str("talkifai", record, "role", where)
-        content = f.get_str("talkifai", record, "content", where)
-        stamp = f.get_str("talkifai", record, "timestamp", where)
-        created_at = f.parse_timestamp(
-            "talkifai", stamp, f"{where}.timestamp", assume=self.timezone
-        )
+        # The hot path of every read: plain lookups for the usual shapes, and the checked
+        # readers of `_fields` (which name the field in their error) for anything else.
+        role, content, stamp = record.get("role"), record.get("content"), record.get("timestamp")
+        if type(role) is not str or type(content) is not str or type(stamp) is not str:
+            role = f.get_str("talkifai", record, "role", _WHERE)
+            content = f.get_str("talkifai", record, "content", _WHERE)
+            stamp = f.get_str("talkifai", record, "timestamp", _WHERE)
+        created_at = f.parse_timestamp("talkifai", stamp, _WHERE_STAMP, assume=self.timezone)
         k = occurrences.next(stamp, role, content)
+        tokens = record.get("token_count")
+        if tokens is not None and type(tokens) is not int:
+            tokens = f.get_int_or_none("talkifai", record, "token_count", _WHERE)
         return Message(
             id=derived_id(conversation_id, stamp, role, content, k),
             conversation_id=conversation_id,
@@ -219,20 +228,22 @@ class TalkifaiProvider(HTTPProvider):
             content=content,
             created_at=created_at,
             provider=self.name,
-            token_count=f.get_int_or_none("talkifai", record, "token_count", where),
-            metadata={k2: v for k2, v in record.items() if k2 not in _FIELDS},
-            raw=record,
+            token_count=tokens,
+            metadata={}
+            if record.keys() <= _FIELDS
+            else {k2: v for k2, v in record.items() if k2 not in _FIELDS},
+            # The decoded record is this provider's alone: wrapped read-only, not copied.
+            raw=MappingProxyType(record),
         )
 
 
 def _fingerprint(record: Record) -> Hashable:
-    return hashable(
-        (
-            record.get("timestamp"),
-            record.get("role"),
-            record.get("content"),
-            record.get("token_count"),
-        )
+    # Compared, never hashed: a plain tuple of the fields that tell two records apart.
+    return (
+        record.get("timestamp"),
+        record.get("role"),
+        record.get("content"),
+        record.get("token_count"),
     )
 
 
