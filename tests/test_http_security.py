@@ -389,10 +389,6 @@ def test_a_base_url_with_a_password_is_refused_without_showing_it() -> None:
     assert "hunter2secret" not in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ResponseFormatError messages from the providers' field readers are not redacted",
-)
 async def test_credential_echoed_in_a_misshapen_success_body_is_redacted() -> None:
     """A 200 body of the wrong shape that quotes the key does not leak it through describe()."""
     provider = cursor(

@@ -21,13 +21,14 @@ jitter, a cap, ``Retry-After`` in seconds or as an HTTP-date) is a dozen lines i
 from __future__ import annotations
 
 import bisect
+import contextlib
 import ipaddress
 import json
 import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Iterator, Mapping
 from contextlib import aclosing
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -196,6 +197,21 @@ class Redactor:
             self._secrets.add(form)
             bisect.insort(self._longest_first, form, key=_negative_length)
 
+    @contextlib.contextmanager
+    def errors(self) -> Iterator[None]:
+        """
+        Redact the message of any `BackscrollError` raised inside the block.
+
+        Messages built from vendor data (a misshapen body that quotes the credential) are
+        cleaned here, where the secrets are known, whatever module raised them.
+        """
+        try:
+            yield
+        except errors.BackscrollError as exc:
+            if exc.args and isinstance(exc.args[0], str):
+                exc.args = (self(exc.args[0]), *exc.args[1:])
+            raise
+
     def __call__(self, text: str) -> str:
         """Return *text* with every credential replaced."""
         for secret in self._longest_first:
@@ -298,6 +314,12 @@ class HTTPCore:
             APIStatusError: a non-success status (after retries, where they apply).
             ResponseFormatError: the body is not JSON, or larger than the cap.
         """
+        if self._client.is_closed:
+            msg = (
+                f"this {self.provider} provider is closed (aclose() or the end of its "
+                "async with) and cannot send requests; create a new one"
+            )
+            raise errors.ProviderClosedError(msg)
         request_headers = dict(headers or {})
         if self._send_request_id:
             request_headers.setdefault("X-Request-Id", f"req_{uuid.uuid4().hex}")

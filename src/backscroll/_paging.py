@@ -21,6 +21,7 @@ last timestamp (cursor paging), never every id ever seen.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,8 @@ from backscroll._validate import positive_int
 from backscroll.errors import ConfigurationError, PaginationError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from backscroll._protocols import Order
 
 __all__ = [
@@ -113,23 +116,28 @@ def _aware(value: object, name: str) -> datetime | None:
 
 
 async def windowed(
-    batches: AsyncIterator[Sequence[Message]], window: Window, order: Order
+    batches: AsyncIterator[Sequence[Message]],
+    window: Window,
+    order: Order,
+    guard: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
 ) -> AsyncIterator[Message]:
     """
     Flatten batches into messages, keeping those inside *window*.
 
     Messages arrive in *order* by time, so the first one past the far end of the window
     ends the iteration without fetching further pages. With a window, a message without a
-    timestamp cannot be placed in it and is left out.
+    timestamp cannot be placed in it and is left out. Errors pass through *guard* (the
+    provider's redaction).
     """
     try:
-        async for batch in batches:
-            for message in batch:
-                verdict = window.place(message.created_at, order) if not window.unbounded else 0
-                if verdict == 0:
-                    yield message
-                elif verdict > 0:
-                    return
+        with guard():
+            async for batch in batches:
+                for message in batch:
+                    verdict = window.place(message.created_at, order) if not window.unbounded else 0
+                    if verdict == 0:
+                        yield message
+                    elif verdict > 0:
+                        return
     finally:
         await _aclose(batches)
 

@@ -157,7 +157,8 @@ class HTTPProvider(abc.ABC):
             maximum=self.max_page_size,
             minimum=self.min_page_size,
         )
-        return windowed(self._pages(conversation_id, order, window, limit), window, order)
+        batches = self._pages(conversation_id, order, window, limit)
+        return windowed(batches, window, order, guard=self._http.redact.errors)
 
     @abc.abstractmethod
     def _pages(

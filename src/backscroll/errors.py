@@ -23,6 +23,7 @@ The whole tree::
     ├── SinkError                   a sink cannot store messages (its file cannot be written)
     ├── ReadOnlyError               a write or delete was asked of something that only reads
     ├── BlockingCallError           a blocking call would wait on itself (also a RuntimeError)
+    ├── ProviderClosedError         a provider was used after aclose() (also a RuntimeError)
     └── MissingExtraError           an integration's framework is missing (also an ImportError)
 
 Every message says what happened and what to do next. No message, ``repr`` or log line
@@ -50,6 +51,7 @@ __all__ = [
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
+    "ProviderClosedError",
     "RateLimitError",
     "ReadOnlyError",
     "ResponseFormatError",
@@ -234,4 +236,12 @@ class SinkError(BackscrollError):
     so a rerun with the same checkpoint continues where the last commit left off.
 
     .. versionadded:: 0.1.0
+    """
+
+
+class ProviderClosedError(BackscrollError, RuntimeError):
+    """
+    A provider was used after it was closed (``aclose()``, or the end of its ``async with``).
+
+    Create a new provider; a closed one does not reopen. Also a `RuntimeError`.
     """

@@ -373,3 +373,11 @@ async def test_cursor_burst_larger_than_the_largest_page_raises() -> None:
         with pytest.raises(PaginationError, match="requests in a row"):
             [m async for m in provider.messages("c", page_size=10)]
     assert len(seen) < 20
+
+
+async def test_a_closed_provider_says_so() -> None:
+    """Iterating a provider after aclose() raises ProviderClosedError, not httpx's RuntimeError."""
+    provider = TalkifaiProvider(token="tk-secret-1")
+    await provider.aclose()
+    with pytest.raises(backscroll.ProviderClosedError, match="create a new one"):
+        [m async for m in provider.messages("c")]

@@ -129,11 +129,16 @@ class ConvaiProvider(HTTPProvider):
         if limit is not None:
             positive_int(limit, "limit")
         body = {"charID": self.character_id, "limit": "-1" if limit is None else str(limit)}
-        data = await self._post("list", body)
-        if not isinstance(data, list):
-            f.fail("convai", "the list response", "a list of sessions", data)
-        for index, item in enumerate(data[:limit] if limit else data):
-            yield self._conversation(item, f"sessions[{index}]")
+        with self._http.redact.errors():
+            data = await self._post("list", body)
+            if not isinstance(data, list):
+                f.fail("convai", "the list response", "a list of sessions", data)
+            sessions = [
+                self._conversation(item, f"sessions[{index}]")
+                for index, item in enumerate(data[:limit] if limit else data)
+            ]
+        for session in sessions:
+            yield session
 
     def _conversation(self, item: object, where: str) -> Conversation:
         record = f.require_mapping("convai", item, where)
