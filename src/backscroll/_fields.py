@@ -26,6 +26,7 @@ __all__ = [
     "get_str",
     "get_str_or_none",
     "parse_timestamp",
+    "read_timestamp",
     "require_mapping",
 ]
 
@@ -142,8 +143,21 @@ def parse_timestamp(provider: str, value: object, where: str, *, assume: tzinfo 
     A naive timestamp (no offset) is read in *assume*, UTC unless the provider was told
     another zone. ``Z`` and ``+00:00`` suffixes and a space instead of ``T`` are accepted.
     """
-    if not isinstance(value, str):
+    parsed = read_timestamp(value, assume=assume)
+    if parsed is None:
         fail(provider, where, "an ISO 8601 timestamp string", value)
+    return parsed
+
+
+def read_timestamp(value: object, *, assume: tzinfo = UTC) -> datetime | None:
+    """
+    `parse_timestamp` without the error: ``None`` for anything it would refuse.
+
+    For a provider's fast path, which falls back to the checked readers (and their
+    message naming the field) when a record is not in its usual shape.
+    """
+    if not isinstance(value, str):
+        return None
     try:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:
@@ -151,4 +165,4 @@ def parse_timestamp(provider: str, value: object, where: str, *, assume: tzinfo 
         # Near year 1 or 9999 the shift to UTC can leave the range datetime can hold.
         return parsed.astimezone(UTC)
     except (ValueError, OverflowError):
-        fail(provider, where, "an ISO 8601 timestamp string", value)
+        return None

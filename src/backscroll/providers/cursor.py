@@ -21,6 +21,7 @@ Vendor quirks, all handled here or in the shared cursor pager:
 from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from backscroll import _fields as f
@@ -129,10 +130,7 @@ class CursorProvider(HTTPProvider):
             raise APIStatusError(msg, status_code=200, provider="cursor", vendor_message=text)
         body = f.get_mapping("cursor", envelope, "data", "the response")
         items = f.get_list("cursor", body, "messages", "the response.data")
-        messages = [
-            self._message(conversation_id, item, f"data.messages[{i}]")
-            for i, item in enumerate(items)
-        ]
+        messages = [self._message(conversation_id, item, i) for i, item in enumerate(items)]
         pagination = envelope.get("pagination")
         has_more = None
         if pagination is not None:
@@ -140,7 +138,38 @@ class CursorProvider(HTTPProvider):
             has_more = f.get_bool("cursor", paging, "has_more", "the response.pagination")
         return CursorPage(messages, has_more)
 
-    def _message(self, conversation_id: str, item: object, where: str) -> Message:
+    def _message(self, conversation_id: str, item: object, index: int) -> Message:
+        # The hot path of every read: plain lookups for the documented shape, and the
+        # checked readers (whose errors name the field) for anything else.
+        if type(item) is dict:
+            message_id, sender, text = item.get("id"), item.get("sender_type"), item.get("text")
+            sender_id, metadata = item.get("sender_id"), item.get("metadata")
+            created_at = f.read_timestamp(item.get("created_at"), assume=self.timezone)
+            if (
+                type(message_id) is str
+                and message_id
+                and type(sender) is str
+                and type(text) is str
+                and (sender_id is None or type(sender_id) is str)
+                and (metadata is None or type(metadata) is dict)
+                and created_at is not None
+            ):
+                return Message(
+                    id=message_id,
+                    conversation_id=conversation_id,
+                    role=_ROLES.get(sender.lower(), Role.UNKNOWN),
+                    content=text,
+                    created_at=created_at,
+                    provider=self.name,
+                    sender_id=sender_id,
+                    metadata=metadata or {},
+                    # The decoded record is this provider's alone: wrapped read-only, not
+                    # copied. (metadata is copied: raw's nested dict must not alias it.)
+                    raw=MappingProxyType(item),
+                )
+        return self._checked_message(conversation_id, item, f"data.messages[{index}]")
+
+    def _checked_message(self, conversation_id: str, item: object, where: str) -> Message:
         record: Mapping[str, Any] = f.require_mapping("cursor", item, where)
         message_id = record.get("id")
         if isinstance(message_id, int) and not isinstance(message_id, bool):
