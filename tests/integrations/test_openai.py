@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +12,9 @@ from backscroll.integrations.openai import to_openai_messages
 from backscroll.sandbox import Sandbox
 
 from .conftest import message
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
 
 pytestmark = pytest.mark.anyio
 
@@ -82,7 +85,7 @@ def test_names_callable_returning_none_adds_no_name() -> None:
 
 
 def test_names_of_the_wrong_type_are_a_configuration_error() -> None:
-    """names must be a bool or a callable; a callable must return a string or None."""
+    """The names option takes a bool or a callable returning a string or None."""
     with pytest.raises(ConfigurationError, match="names must be a bool or a callable"):
         to_openai_messages([message(0, Role.USER)], names="sender")  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="must return a string or None"):
@@ -103,7 +106,7 @@ def test_drop_empty_leaves_out_blank_messages_only() -> None:
 async def test_an_unread_async_iterator_is_refused() -> None:
     """Passing provider.messages(...) itself says how to read it first."""
 
-    async def unread() -> AsyncIterator[Message]:
+    async def unread() -> AsyncGenerator[Message, None]:
         yield message(0, Role.USER)
 
     iterator = unread()
