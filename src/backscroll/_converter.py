@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 import cattrs
+from cattrs.fns import identity
 
 from backscroll._models import Conversation, Message, Role
 from backscroll.errors import ConversionError
@@ -76,12 +78,35 @@ def _structure_mapping(value: object, _: type) -> Mapping[str, Any]:
 
 
 def _unstructure_mapping(value: Mapping[str, Any]) -> dict[str, Any]:
+    # The models hold read-only views: their copy() is one C-level dict copy, where
+    # dict(view) goes key by key through the mapping protocol (ten times slower).
+    if type(value) is MappingProxyType:
+        copied = value.copy()
+        if type(copied) is dict:
+            return copied
     return dict(value)
+
+
+# Hooks for the optional fields themselves, so that the generated hook of each model
+# reads plain values inline (identity) or calls one function, rather than a generic
+# optional wrapper around a second hook: to_dict runs once per message in every sink.
+
+
+def _unstructure_optional_mapping(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    return None if value is None else _unstructure_mapping(value)
+
+
+def _unstructure_optional_datetime(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
 
 
 def _is_json_object(type_: object) -> bool:
     # ``metadata`` and ``raw`` hold vendor JSON as it came: copied, never re-shaped.
     return type_ == Mapping[str, Any]
+
+
+def _is_optional_json_object(type_: object) -> bool:
+    return type_ == Mapping[str, Any] | None
 
 
 converter.register_unstructure_hook(datetime, _unstructure_datetime)
@@ -92,6 +117,10 @@ converter.register_structure_hook(int, _structure_int)
 converter.register_unstructure_hook(Role, _unstructure_role)
 converter.register_structure_hook_func(_is_json_object, _structure_mapping)
 converter.register_unstructure_hook_func(_is_json_object, _unstructure_mapping)
+converter.register_unstructure_hook_func(_is_optional_json_object, _unstructure_optional_mapping)
+converter.register_unstructure_hook(datetime | None, _unstructure_optional_datetime)
+converter.register_unstructure_hook(str | None, identity)
+converter.register_unstructure_hook(int | None, identity)
 
 
 def to_dict(obj: Message | Conversation) -> dict[str, Any]:
