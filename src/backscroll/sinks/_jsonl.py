@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 
 __all__ = ["JsonlSink", "json_line"]
 
+# One encoder for every line: json.dumps builds a new one per call whenever an option
+# differs from its defaults, which costs more than encoding a short message.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def json_line(data: Any) -> bytes:
     r"""
@@ -28,7 +32,7 @@ def json_line(data: Any) -> bytes:
     cannot carry, but a vendor's JSON can) makes the line fall back to ``\\u`` escapes.
     """
     try:
-        return json.dumps(data, ensure_ascii=False).encode("utf-8") + b"\n"
+        return _encode(data).encode("utf-8") + b"\n"
     except UnicodeEncodeError:
         return json.dumps(data).encode("ascii") + b"\n"
 

@@ -69,6 +69,9 @@ INSERT INTO conversations (provider, id, created_at, data) VALUES (?, ?, ?, ?)
 ON CONFLICT (provider, id) DO UPDATE SET created_at = excluded.created_at, data = excluded.data
 """
 _COUNT: Final = "SELECT COUNT(*) FROM messages WHERE provider = ? AND conversation_id = ?"
+# One encoder for every row: json.dumps builds a new one per call whenever an option
+# differs from its defaults, which costs more than encoding a short message.
+_encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
 class SqliteSink:
@@ -251,19 +254,23 @@ def _row(message: Message, *, safe: bool = False) -> tuple[object, ...]:
         _utc_text(message.created_at),
         None if message.sender_id is None else text(message.sender_id),
         message.token_count,
-        json.dumps(to_dict(message), ensure_ascii=safe),
+        json.dumps(to_dict(message)) if safe else _encode(to_dict(message)),
     )
 
 
 def _utc_text(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = moment.astimezone(UTC)
+    if moment.year >= 1000:  # noqa: PLR2004 - isoformat pads years to four digits, %Y may not
+        # The same text as the strftime below, in about half the time.
+        return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _json(data: object) -> str:
     try:
-        text = json.dumps(data, ensure_ascii=False)
+        text = _encode(data)
         text.encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(data)  # a lone surrogate: keep it, \u-escaped
