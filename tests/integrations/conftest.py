@@ -1,4 +1,4 @@
-"""Messages of every role, as the framework adapters receive them."""
+"""Messages of every role, and sandbox providers, as the adapters' tests use them."""
 
 from __future__ import annotations
 
@@ -6,9 +6,40 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from backscroll import Message, Role
+from backscroll import ConvaiProvider, CursorProvider, Message, Role
+from backscroll.sandbox import (
+    BASE_URL,
+    CONVAI_API_KEY,
+    CONVAI_CHARACTER_ID,
+    CURSOR_API_KEY,
+    Sandbox,
+)
 
 START = datetime(2026, 3, 15, 13, 59, 11, tzinfo=UTC)
+#: The sandbox's copy of the conversation the cursor-API document shows.
+DOCS_CONVERSATION = "con_9s2kd81"
+
+
+def cursor(sandbox: Sandbox) -> CursorProvider:
+    """
+    A cursor-API provider on the sandbox, in-process, outside any ``async with``.
+
+    For code that cannot enter the sandbox's async context managers (synchronous tests);
+    the in-process client holds no sockets, so it needs no closing beyond the provider's.
+    """
+    return CursorProvider(
+        api_key=CURSOR_API_KEY, base_url=f"{BASE_URL}/cursor/v1", http_client=sandbox.client()
+    )
+
+
+def convai(sandbox: Sandbox) -> ConvaiProvider:
+    """A Convai provider on the sandbox, in-process, outside any ``async with``."""
+    return ConvaiProvider(
+        api_key=CONVAI_API_KEY,
+        character_id=CONVAI_CHARACTER_ID,
+        base_url=f"{BASE_URL}/convai",
+        http_client=sandbox.client(),
+    )
 
 
 def message(

@@ -9,24 +9,19 @@ from typing import TYPE_CHECKING
 import pytest
 
 import backscroll
-from backscroll import ConfigurationError, CursorProvider, Message, NotFoundError, Role
+from backscroll import ConfigurationError, Message, NotFoundError, Role
 from backscroll.blocking import Backend, BlockingProvider, iterate, run
 from backscroll.errors import BlockingCallError
 from backscroll.sandbox import (
-    BASE_URL,
-    CONVAI_API_KEY,
-    CONVAI_CHARACTER_ID,
     CURSOR_API_KEY,
     Sandbox,
 )
 
-from .conftest import message
+from .conftest import DOCS_CONVERSATION, convai, cursor, message
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Generator
     from datetime import datetime
-
-DOCS_CONVERSATION = "con_9s2kd81"
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -40,23 +35,6 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 def sandbox() -> Sandbox:
     """A fresh seeded sandbox."""
     return Sandbox(seed=0)
-
-
-def cursor(sandbox: Sandbox) -> CursorProvider:
-    """A cursor-API provider wired to the sandbox in-process; it closes its own client."""
-    return CursorProvider(
-        api_key=CURSOR_API_KEY, base_url=f"{BASE_URL}/cursor/v1", http_client=sandbox.client()
-    )
-
-
-def convai(sandbox: Sandbox) -> backscroll.ConvaiProvider:
-    """A Convai provider wired to the sandbox in-process."""
-    return backscroll.ConvaiProvider(
-        api_key=CONVAI_API_KEY,
-        character_id=CONVAI_CHARACTER_ID,
-        base_url=f"{BASE_URL}/convai",
-        http_client=sandbox.client(),
-    )
 
 
 class Counting:

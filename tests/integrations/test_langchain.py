@@ -36,8 +36,7 @@ from backscroll.providers import JsonlProvider
 from backscroll.sandbox import Sandbox
 from backscroll.sinks import JsonlSink
 
-from .conftest import message
-from .test_blocking import DOCS_CONVERSATION, cursor
+from .conftest import DOCS_CONVERSATION, cursor, message
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

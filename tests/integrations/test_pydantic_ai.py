@@ -25,8 +25,7 @@ from backscroll import ConversionError, Message, Role
 from backscroll.integrations.pydantic_ai import to_model_messages
 from backscroll.sandbox import Sandbox
 
-from .conftest import message
-from .test_blocking import DOCS_CONVERSATION
+from .conftest import DOCS_CONVERSATION, message
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,107 @@
+"""LlamaIndex: ChatMessage lists for memory and chat engines, on the real package."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("llama_index.core", reason="needs the llama-index extra (nox -s integrations)")
+
+from llama_index.core.chat_engine import SimpleChatEngine
+from llama_index.core.llms import ChatMessage, MessageRole, MockLLM
+from llama_index.core.memory import ChatMemoryBuffer
+
+from backscroll import ConversionError, Message, Role
+from backscroll.integrations.llama_index import to_chat_messages
+from backscroll.sandbox import Sandbox
+
+from .conftest import DOCS_CONVERSATION, message
+
+pytestmark = pytest.mark.anyio
+
+
+def _words(text: str) -> list[str]:
+    """A tokenizer that needs no download (LlamaIndex's default fetches tiktoken data)."""
+    return text.split()
+
+
+def test_every_role_maps_as_documented(every_role: list[Message]) -> None:
+    """System, user and assistant keep their role; tool and unknown become USER."""
+    assert [m.role for m in to_chat_messages(every_role)] == [
+        MessageRole.SYSTEM,
+        MessageRole.USER,
+        MessageRole.ASSISTANT,
+        MessageRole.USER,
+        MessageRole.USER,
+    ]
+
+
+def test_content_and_order_are_kept(every_role: list[Message]) -> None:
+    """One ChatMessage per message, in order, with the same text and nothing else by default."""
+    converted = to_chat_messages(every_role)
+    assert [m.content for m in converted] == [m.content for m in every_role]
+    assert all(m.additional_kwargs == {} for m in converted)
+
+
+def test_provenance_carries_ids_and_timestamps(every_role: list[Message]) -> None:
+    """provenance=True adds the id, original role and ISO time under 'backscroll'."""
+    converted = to_chat_messages(every_role, provenance=True)
+    for original, result in zip(every_role, converted, strict=True):
+        assert original.created_at is not None
+        origin = result.additional_kwargs["backscroll"]
+        assert (origin["id"], origin["role"], origin["created_at"]) == (
+            original.id,
+            original.role.value,
+            original.created_at.isoformat(),
+        )
+
+
+def test_unmapped_skip_and_error(every_role: list[Message]) -> None:
+    """unmapped='skip' drops tool and unknown; unmapped='error' refuses them."""
+    assert len(to_chat_messages(every_role, unmapped="skip")) == 3
+    with pytest.raises(ConversionError, match="'tool'"):
+        to_chat_messages(every_role[3:], unmapped="error")
+
+
+def test_drop_empty_leaves_out_blank_messages() -> None:
+    """Blank content is left out only when asked."""
+    blank = [message(0, Role.USER, "\n"), message(1, Role.ASSISTANT, "ok")]
+    assert len(to_chat_messages(blank)) == 2
+    assert [m.content for m in to_chat_messages(blank, drop_empty=True)] == ["ok"]
+
+
+def test_messages_survive_llama_index_serialisation(every_role: list[Message]) -> None:
+    """ChatMessage's own dump and validate round-trip the converted messages."""
+    converted = to_chat_messages(every_role, provenance=True)
+    assert [ChatMessage.model_validate(m.model_dump()) for m in converted] == converted
+
+
+def test_memory_buffer_holds_the_history(every_role: list[Message]) -> None:
+    """ChatMemoryBuffer keeps the converted history whole, and serves its newest part."""
+    converted = to_chat_messages(every_role)
+    memory = ChatMemoryBuffer.from_defaults(
+        chat_history=converted, token_limit=10, tokenizer_fn=_words
+    )
+    assert memory.get_all() == converted
+    recent = memory.get()
+    assert recent
+    assert recent == converted[-len(recent) :]
+
+
+async def test_a_chat_engine_continues_a_sandbox_conversation() -> None:
+    """A chat engine on the sandbox history puts it, in order, before the new question."""
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages(DOCS_CONVERSATION)]
+    memory = ChatMemoryBuffer.from_defaults(
+        chat_history=to_chat_messages(history), token_limit=100_000, tokenizer_fn=_words
+    )
+    # MockLLM answers with the prompt it was given: the history as LlamaIndex renders it.
+    engine = SimpleChatEngine.from_defaults(llm=MockLLM(), memory=memory)
+    prompt = str(engine.chat("Which kind dominated?"))
+    assert prompt.endswith(
+        "user: Hey, can you summarize today's calls?\n"
+        "assistant: Sure, you had 12 inbound and 5 outbound calls today.\n"
+        "user: Which kind dominated?\n"
+        "assistant: "
+    )
+    assert prompt.count("\n") >= len(history)
+    assert len(memory.get_all()) == len(history) + 2
