@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pathlib
+import unittest
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sybil import Sybil
+from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 
 from backscroll import ConvaiProvider, CursorProvider, Message, Role
 from backscroll.sandbox import (
@@ -18,6 +22,29 @@ from backscroll.sandbox import (
 START = datetime(2026, 3, 15, 13, 59, 11, tzinfo=UTC)
 #: The sandbox's copy of the conversation the cursor-API document shows.
 DOCS_CONVERSATION = "con_9s2kd81"
+PAGES = pathlib.Path(__file__).parents[2] / "docs" / "integrations"
+
+
+def run_page(name: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    """
+    Run the python blocks of ``docs/integrations/<name>`` in order, in one namespace.
+
+    Offline, against the sandbox, in a scratch directory; returns how many ran (blocks
+    after ``<!-- skip: next -->`` need a real vendor or a framework not installed).
+    """
+    monkeypatch.chdir(tmp_path)  # examples that write files write them here
+    for variable in ("CONVAI_API_KEY", "TALKIFAI_TOKEN", "EXAMPLE_AI_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    ran = 0
+    for example in (
+        Sybil(parsers=[PythonCodeBlockParser(), SkipParser()]).parse(PAGES / name).examples()
+    ):
+        try:
+            example.evaluate()
+        except unittest.SkipTest:
+            continue
+        ran += 1
+    return ran
 
 
 def cursor(sandbox: Sandbox) -> CursorProvider:

@@ -17,11 +17,12 @@ from backscroll.sandbox import (
     Sandbox,
 )
 
-from .conftest import DOCS_CONVERSATION, convai, cursor, message
+from .conftest import DOCS_CONVERSATION, convai, cursor, message, run_page
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Generator
     from datetime import datetime
+    from pathlib import Path
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -256,3 +257,8 @@ def test_repr_names_the_provider(sandbox: Sandbox) -> None:
     assert repr(provider).startswith("BlockingProvider(CursorProvider(")
     assert CURSOR_API_KEY not in repr(provider)
     provider.close()
+
+
+def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The python blocks of docs/integrations/blocking.md run, offline, against the sandbox."""
+    assert run_page("blocking.md", tmp_path, monkeypatch) >= 2

@@ -36,7 +36,7 @@ from backscroll.providers import JsonlProvider
 from backscroll.sandbox import Sandbox
 from backscroll.sinks import JsonlSink
 
-from .conftest import DOCS_CONVERSATION, cursor, message
+from .conftest import DOCS_CONVERSATION, cursor, message, run_page
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -394,3 +394,8 @@ async def test_loader_without_ids_needs_a_listing_provider() -> None:
             BackscrollChatLoader(provider)
         with pytest.raises(ConfigurationError, match="not one string"):
             BackscrollChatLoader(provider, "con_1")
+
+
+def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The python blocks of docs/integrations/langchain.md run, offline, against the sandbox."""
+    assert run_page("langchain.md", tmp_path, monkeypatch) >= 4

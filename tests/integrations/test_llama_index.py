@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 pytest.importorskip("llama_index.core", reason="needs the llama-index extra (nox -s integrations)")
@@ -14,7 +16,10 @@ from backscroll import ConversionError, Message, Role
 from backscroll.integrations.llama_index import to_chat_messages
 from backscroll.sandbox import Sandbox
 
-from .conftest import DOCS_CONVERSATION, message
+from .conftest import DOCS_CONVERSATION, message, run_page
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.anyio
 
@@ -105,3 +110,8 @@ async def test_a_chat_engine_continues_a_sandbox_conversation() -> None:
     )
     assert prompt.count("\n") >= len(history)
     assert len(memory.get_all()) == len(history) + 2
+
+
+def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The python blocks of docs/integrations/llama-index.md run, offline, against the sandbox."""
+    assert run_page("llama-index.md", tmp_path, monkeypatch) >= 2

@@ -11,10 +11,11 @@ from backscroll import ConfigurationError, ConversionError, Message, Role
 from backscroll.integrations.openai import to_openai_messages
 from backscroll.sandbox import Sandbox
 
-from .conftest import message
+from .conftest import message, run_page
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
+    from pathlib import Path
 
 pytestmark = pytest.mark.anyio
 
@@ -141,3 +142,8 @@ async def test_sandbox_conversation_end_to_end() -> None:
             "name": "ai_default_bot",
         },
     ]
+
+
+def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The python blocks of docs/integrations/openai.md run, offline, against the sandbox."""
+    assert run_page("openai.md", tmp_path, monkeypatch) >= 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,7 +26,10 @@ from backscroll import ConversionError, Message, Role
 from backscroll.integrations.pydantic_ai import to_model_messages
 from backscroll.sandbox import Sandbox
 
-from .conftest import DOCS_CONVERSATION, message
+from .conftest import DOCS_CONVERSATION, message, run_page
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = pytest.mark.anyio
 
@@ -147,3 +151,8 @@ async def test_test_model_runs_on_the_history(every_role: list[Message]) -> None
     assert parts[: len(expected)] == expected
     assert parts[-1][0] == "go on"
     assert datetime.now(UTC) >= parts[-1][1]
+
+
+def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The python blocks of docs/integrations/pydantic-ai.md run, offline, against the sandbox."""
+    assert run_page("pydantic-ai.md", tmp_path, monkeypatch) >= 2
