@@ -131,9 +131,15 @@ async def windowed(
     """
     try:
         with guard():
+            if window.unbounded:
+                # The usual read: nothing to place, so no check per message.
+                async for batch in batches:
+                    for message in batch:
+                        yield message
+                return
             async for batch in batches:
                 for message in batch:
-                    verdict = window.place(message.created_at, order) if not window.unbounded else 0
+                    verdict = window.place(message.created_at, order)
                     if verdict == 0:
                         yield message
                     elif verdict > 0:
@@ -364,7 +370,7 @@ async def cursor_pages(
             side = "after" if ascending else "before"
             _check_stalls(stalls, provider, f"{side}={cursor.isoformat() if cursor else None}")
             continue
-        fresh = [m for m in ordered if _is_new(m, boundary, at_boundary, ascending=ascending)]
+        fresh = _fresh(ordered, boundary, at_boundary, ascending=ascending)
         if not fresh:
             step = _nothing_new(page, limit, max_limit, stalls)
             if step is None:
@@ -383,7 +389,7 @@ async def cursor_pages(
             raise AssertionError
         if last != boundary:
             boundary, at_boundary = last, set()
-        at_boundary.update(m.id for m in fresh if m.created_at == boundary)
+        at_boundary.update(_ids_at_end(fresh, boundary))
         if page.has_more is False:
             return
         cursor = _overlapping_cursor(boundary, ascending=ascending)
@@ -415,6 +421,39 @@ def _wrong_side(ordered: Sequence[Message], cursor: datetime | None, *, ascendin
     if first is None:  # pragma: no cover - fetch guarantees timestamps
         return False
     return first <= cursor if ascending else first >= cursor
+
+
+def _fresh(
+    ordered: list[Message], boundary: datetime | None, at_boundary: set[str], *, ascending: bool
+) -> list[Message]:
+    """
+    The messages of a page (sorted in iteration order) not yielded before.
+
+    The same as keeping those `_is_new` accepts, but checked one by one only up to the
+    first message past the boundary: the page is sorted, so every message after that one
+    is past it too, and what was yielded before can only lead the page.
+    """
+    if boundary is None:
+        return ordered
+    if ordered and ordered[-1].created_at is None:  # pragma: no cover - fetch guarantees
+        return [m for m in ordered if _is_new(m, boundary, at_boundary, ascending=ascending)]
+    for index, message in enumerate(ordered):
+        at = message.created_at
+        if at is not None and (at > boundary if ascending else at < boundary):
+            head = ordered[:index]
+            kept = [m for m in head if _is_new(m, boundary, at_boundary, ascending=ascending)]
+            return kept + ordered[index:]
+    return [m for m in ordered if _is_new(m, boundary, at_boundary, ascending=ascending)]
+
+
+def _ids_at_end(fresh: list[Message], boundary: datetime) -> list[str]:
+    """The ids of the messages at *boundary*, the last timestamp of the sorted *fresh*."""
+    ids: list[str] = []
+    for message in reversed(fresh):
+        if message.created_at != boundary:
+            break
+        ids.append(message.id)
+    return ids
 
 
 def _is_new(
