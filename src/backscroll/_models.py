@@ -30,6 +30,8 @@ def _utc_or_none(value: datetime | None) -> datetime | None:
     # whatever zone they were given in. Naive means UTC, as everywhere in backscroll.
     if value is None:
         return None
+    if value.tzinfo is UTC:  # what every provider hands over: nothing to convert
+        return value
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
