@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import backscroll
-from backscroll import ConfigurationError, Message, NotFoundError, Role
+from backscroll import ConfigurationError, CursorProvider, Message, NotFoundError, Role
 from backscroll.blocking import Backend, BlockingProvider, iterate, run
 from backscroll.errors import BlockingCallError
 from backscroll.sandbox import (
@@ -232,13 +232,29 @@ def test_calling_back_from_the_facade_loop_is_refused(backend: Backend) -> None:
 
 
 def test_iterate_reads_any_async_iterable(backend: Backend) -> None:
-    """iterate() turns an async generator into a plain iterator."""
+    """iterate() turns an async generator, or any async iterable, into a plain iterator."""
 
     async def numbers() -> AsyncIterator[int]:
         for number in range(3):
             yield number
 
+    class Countdown:
+        """An async iterable that is not a generator (it has no aclose)."""
+
+        def __init__(self) -> None:
+            self.left = 3
+
+        def __aiter__(self) -> Countdown:
+            return self
+
+        async def __anext__(self) -> int:
+            if not self.left:
+                raise StopAsyncIteration
+            self.left -= 1
+            return self.left
+
     assert list(iterate(numbers(), backend=backend)) == [0, 1, 2]
+    assert list(iterate(Countdown(), backend=backend)) == [2, 1, 0]
 
 
 def test_unusable_arguments_are_configuration_errors(sandbox: Sandbox) -> None:
@@ -254,6 +270,7 @@ def test_unusable_arguments_are_configuration_errors(sandbox: Sandbox) -> None:
 def test_repr_names_the_provider(sandbox: Sandbox) -> None:
     """The facade's repr shows the wrapped provider (never its credential)."""
     provider = BlockingProvider(cursor(sandbox))
+    assert isinstance(provider.provider, CursorProvider)
     assert repr(provider).startswith("BlockingProvider(CursorProvider(")
     assert CURSOR_API_KEY not in repr(provider)
     provider.close()

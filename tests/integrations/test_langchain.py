@@ -13,6 +13,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
+    ChatMessage,
     HumanMessage,
     SystemMessage,
     ToolMessage,
@@ -399,3 +400,38 @@ async def test_loader_without_ids_needs_a_listing_provider() -> None:
 def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The python blocks of docs/integrations/langchain.md run, offline, against the sandbox."""
     assert run_page("langchain.md", tmp_path, monkeypatch) >= 4
+
+
+def test_written_messages_keep_their_text_and_role_from_any_shape() -> None:
+    """Content blocks keep their text, generic ChatMessages their role, bad times become now."""
+    sink = RecordingSink()
+    provider = cursor(Sandbox(seed=0))
+    history = BackscrollChatMessageHistory(provider, DOCS_CONVERSATION, sink=sink)
+    history.add_messages(
+        [
+            AIMessage(
+                content=[
+                    {"type": "text", "text": "Twelve "},
+                    "inbound",
+                    {"type": "image_url", "image_url": {"url": "https://example.org/x.png"}},
+                ]
+            ),
+            ChatMessage(role="assistant", content="generic"),
+            ChatMessage(role="narrator", content="odd"),
+            HumanMessage("late", additional_kwargs={"backscroll": {"created_at": "yesterday"}}),
+        ]
+    )
+    assert [(m.role, m.content) for m in sink.written] == [
+        (Role.ASSISTANT, "Twelve inbound"),
+        (Role.ASSISTANT, "generic"),
+        (Role.UNKNOWN, "odd"),
+        (Role.USER, "late"),
+    ]
+    assert sink.written[3].created_at is not None
+    run(provider.aclose)
+
+
+def test_loader_refuses_what_is_not_a_provider() -> None:
+    """The loader, like the history, needs a provider."""
+    with pytest.raises(ConfigurationError, match="reads through a provider"):
+        BackscrollChatLoader(["con_1"])  # type: ignore[arg-type]
