@@ -12,6 +12,9 @@ In this order:
 - ``tests``: the suite under branch coverage, then the coverage report (``fail_under``)
   of everything but the framework integrations.
 
+Not run by default: ``bench``, the benchmarks against the alternatives (``nox -s bench``,
+a few minutes; see docs/benchmarks.md).
+
 ``nox -s NAME`` runs one session; arguments after ``--`` go to its tool, as in
 ``nox -s tests -- -k paging -x`` or ``nox -s docs -- serve``.
 """
@@ -111,3 +114,10 @@ def tests(session: nox.Session) -> None:
     # A run narrowed by arguments covers less by design: report, but do not fail on it.
     narrowed = ["--fail-under=0"] if session.posargs else []
     session.run("coverage", "report", f"--omit={omit}", *narrowed)
+
+
+@nox.session(python=OLDEST)
+def bench(session: nox.Session) -> None:
+    # Not in nox.options.sessions: timings are not a pass/fail check, and dlt is heavy.
+    _install(session, "sandbox", "bench")
+    session.run("python", "-m", "benchmarks.run", *session.posargs)

@@ -1,0 +1,358 @@
+"""
+(a) Client cost per message: backscroll beside what a user would write or pick instead.
+
+The same pre-rendered pages are served to every client from memory (`_data.PageServer`),
+through `httpx.MockTransport` for the httpx clients and a `requests` adapter for the
+others, so the server costs a dictionary lookup and no socket is opened. What is left is
+the client: building requests, decoding JSON, reading the records.
+
+The clients, for the Talkifai (offset) and cursor (timestamp cursor) APIs:
+
+- ``backscroll``: the provider's ``messages()``, one `backscroll.Message` each;
+- ``httpx loop``: the floor, a hand-written async loop on one `httpx.AsyncClient` that
+  builds one tuple per message (role, text, parsed time; the cursor API's id too);
+- ``requests loop``: the vendors' own snippets (``requests`` in a loop), with one
+  `requests.Session` and the same tuples;
+- ``dlt RESTClient``: dlt's paginator (`OffsetPaginator`, `JSONResponseCursorPaginator`)
+  over a `requests.Session`, the same tuples from its pages.
+
+Each client reads the whole conversation once to fill the cache, then the clients take
+turns (round robin) for several rounds; a client's cost is its fastest round, and the
+ratios compare fastest rounds of the same run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
+
+import anyio
+import attrs
+import httpx
+
+from backscroll import CursorProvider, TalkifaiProvider
+from benchmarks._data import CONVERSATION, CURSOR_LIMIT, TALKIFAI_LIMIT, PageServer
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["CLIENTS", "ClientCost", "run"]
+
+#: The clients, in the order of the table; the first is the one measured against the second.
+CLIENTS: Final = ("backscroll", "httpx loop", "requests loop", "dlt RESTClient")
+VENDORS: Final = ("talkifai", "cursor")
+
+_TOKEN: Final = "bench-token-0123456789"
+_TALKIFAI_ROOT: Final = "https://api.talkifai.dev"
+_TALKIFAI_PATH: Final = f"/v1/chat/sessions/{CONVERSATION}/messages"
+_CURSOR_ROOT: Final = "https://api.example-ai.com/v1"
+_CURSOR_PATH: Final = "/chat/history"
+_FIRST_CURSOR: Final = "1970-01-01T00:00:00Z"
+_CURSOR_PARAMS: Final = {
+    "conversation_id": CONVERSATION,
+    "limit": str(CURSOR_LIMIT),
+    "include_meta": "true",
+}
+_JSON: Final = {"content-type": "application/json"}
+
+
+@attrs.frozen
+class ClientCost:
+    """One client's cost on one vendor's API."""
+
+    vendor: str
+    client: str
+    messages: int
+    requests: int
+    best: float  # wall seconds for the whole conversation, fastest round
+    median: float  # wall seconds, median round
+    cpu: float  # CPU seconds of the process, least of the rounds
+
+    @property
+    def per_message_us(self) -> float:
+        """Wall microseconds per message, fastest round."""
+        return self.best / self.messages * 1e6
+
+    @property
+    def cpu_per_message_us(self) -> float:
+        """CPU microseconds per message, least of the rounds."""
+        return self.cpu / self.messages * 1e6
+
+
+# -- the clients ---------------------------------------------------------------------------------
+
+
+def _mock_client(server: PageServer) -> httpx.AsyncClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=server(request.url.query.decode()), headers=_JSON)
+
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+
+
+async def _backscroll(vendor: str, server: PageServer) -> int:
+    async with _mock_client(server) as client:
+        provider: TalkifaiProvider | CursorProvider
+        if vendor == "talkifai":
+            provider = TalkifaiProvider(token=_TOKEN, base_url=_TALKIFAI_ROOT, http_client=client)
+        else:
+            provider = CursorProvider(api_key=_TOKEN, base_url=_CURSOR_ROOT, http_client=client)
+        count = 0
+        async with provider:
+            async for _message in provider.messages(CONVERSATION):
+                count += 1
+        return count
+
+
+# The loops build one tuple per message, as a user's code would: the fields it keeps and
+# the parsed time. Each is written the way the vendor documents' snippets page.
+
+
+async def _httpx_talkifai(server: PageServer) -> int:
+    headers = {"Authorization": f"Bearer {_TOKEN}"}
+    count, offset = 0, 0
+    async with _mock_client(server) as client:
+        while True:
+            params = {"limit": TALKIFAI_LIMIT, "offset": offset}
+            response = await client.get(
+                _TALKIFAI_ROOT + _TALKIFAI_PATH, params=params, headers=headers
+            )
+            response.raise_for_status()
+            page = response.json()["messages"]
+            for m in page:
+                _row = (m["role"], m["content"], datetime.fromisoformat(m["timestamp"]))
+                count += 1
+            if len(page) < TALKIFAI_LIMIT:
+                return count
+            offset += len(page)
+
+
+async def _httpx_cursor(server: PageServer) -> int:
+    headers = {"Authorization": f"Bearer {_TOKEN}"}
+    count, after = 0, _FIRST_CURSOR
+    async with _mock_client(server) as client:
+        while True:
+            params = {**_CURSOR_PARAMS, "after": after}
+            response = await client.get(_CURSOR_ROOT + _CURSOR_PATH, params=params, headers=headers)
+            response.raise_for_status()
+            body = response.json()
+            for m in reversed(body["data"]["messages"]):
+                _row = (
+                    m["id"],
+                    m["sender_type"],
+                    m["text"],
+                    datetime.fromisoformat(m["created_at"]),
+                )
+                count += 1
+            if not body["pagination"]["has_more"]:
+                return count
+            after = body["pagination"]["next_cursor"]
+
+
+def _requests_session(server: PageServer) -> Any:
+    """A `requests.Session` whose every request is answered by *server*, offline."""
+    requests = importlib.import_module("requests")
+    structures = importlib.import_module("requests.structures")
+
+    class Adapter:  # what Session.mount needs of a requests.adapters.BaseAdapter
+        def send(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            del args, kwargs
+            response = requests.Response()
+            response.status_code = 200
+            response.reason = "OK"
+            response._content = server(urlsplit(request.url).query)  # noqa: SLF001
+            response.headers = structures.CaseInsensitiveDict(_JSON)
+            response.encoding = "utf-8"
+            response.url = request.url
+            response.request = request
+            return response
+
+        def close(self) -> None:
+            pass
+
+    session = requests.Session()
+    session.mount("https://", Adapter())
+    return session
+
+
+def _requests_talkifai(server: PageServer) -> int:
+    headers = {"Authorization": f"Bearer {_TOKEN}"}
+    count, offset = 0, 0
+    with _requests_session(server) as session:
+        while True:
+            params = {"limit": TALKIFAI_LIMIT, "offset": offset}
+            response = session.get(_TALKIFAI_ROOT + _TALKIFAI_PATH, params=params, headers=headers)
+            response.raise_for_status()
+            page = response.json()["messages"]
+            for m in page:
+                _row = (m["role"], m["content"], datetime.fromisoformat(m["timestamp"]))
+                count += 1
+            if len(page) < TALKIFAI_LIMIT:
+                return count
+            offset += len(page)
+
+
+def _requests_cursor(server: PageServer) -> int:
+    headers = {"Authorization": f"Bearer {_TOKEN}"}
+    count, after = 0, _FIRST_CURSOR
+    with _requests_session(server) as session:
+        while True:
+            params = {**_CURSOR_PARAMS, "after": after}
+            response = session.get(_CURSOR_ROOT + _CURSOR_PATH, params=params, headers=headers)
+            response.raise_for_status()
+            body = response.json()
+            for m in reversed(body["data"]["messages"]):
+                _row = (
+                    m["id"],
+                    m["sender_type"],
+                    m["text"],
+                    datetime.fromisoformat(m["created_at"]),
+                )
+                count += 1
+            if not body["pagination"]["has_more"]:
+                return count
+            after = body["pagination"]["next_cursor"]
+
+
+def _dlt_talkifai(server: PageServer) -> int:
+    rest_client = importlib.import_module("dlt.sources.helpers.rest_client")
+    paginators = importlib.import_module("dlt.sources.helpers.rest_client.paginators")
+    # dlt stops on an empty page, a total or a maximum; Talkifai sends none of these
+    # (past the end it repeats the last page), so the caller must know the size.
+    client = rest_client.RESTClient(
+        base_url=_TALKIFAI_ROOT,
+        headers={"Authorization": f"Bearer {_TOKEN}"},
+        session=_requests_session(server),
+        paginator=paginators.OffsetPaginator(
+            limit=TALKIFAI_LIMIT, total_path=None, maximum_offset=server.total
+        ),
+        data_selector="messages",
+    )
+    count = 0
+    for page in client.paginate(_TALKIFAI_PATH):
+        for m in page:
+            _row = (m["role"], m["content"], datetime.fromisoformat(m["timestamp"]))
+            count += 1
+    return count
+
+
+def _dlt_cursor(server: PageServer) -> int:
+    rest_client = importlib.import_module("dlt.sources.helpers.rest_client")
+    paginators = importlib.import_module("dlt.sources.helpers.rest_client.paginators")
+    client = rest_client.RESTClient(
+        base_url=_CURSOR_ROOT,
+        headers={"Authorization": f"Bearer {_TOKEN}"},
+        session=_requests_session(server),
+        paginator=paginators.JSONResponseCursorPaginator(
+            cursor_path="pagination.next_cursor",
+            cursor_param="after",
+            has_more_path="pagination.has_more",
+        ),
+        data_selector="data.messages",
+    )
+    count = 0
+    params = {**_CURSOR_PARAMS, "after": _FIRST_CURSOR}
+    for page in client.paginate(_CURSOR_PATH, params=params):
+        for m in reversed(page):
+            _row = (m["id"], m["sender_type"], m["text"], datetime.fromisoformat(m["created_at"]))
+            count += 1
+    return count
+
+
+def _runner(client: str, vendor: str) -> Callable[[PageServer], int]:
+    talkifai = vendor == "talkifai"
+    if client == "backscroll":
+        return lambda server: anyio.run(_backscroll, vendor, server)
+    if client == "httpx loop":
+        loop = _httpx_talkifai if talkifai else _httpx_cursor
+        return lambda server: anyio.run(loop, server)
+    if client == "requests loop":
+        return _requests_talkifai if talkifai else _requests_cursor
+    return _dlt_talkifai if talkifai else _dlt_cursor
+
+
+def available(client: str) -> bool:
+    """Whether the packages *client* needs are installed (``requests``, ``dlt``)."""
+    needs = {"requests loop": "requests", "dlt RESTClient": "dlt"}.get(client)
+    if needs is None:
+        return True
+    try:
+        importlib.import_module(needs)
+    except ImportError:
+        return False
+    return True
+
+
+# -- the measurement -----------------------------------------------------------------------------
+
+
+def run(
+    *,
+    messages: int = 10_050,
+    rounds: int = 7,
+    vendors: tuple[str, ...] = VENDORS,
+    clients: tuple[str, ...] = CLIENTS,
+) -> list[ClientCost]:
+    """
+    Measure each client on each vendor's API over a conversation of *messages* messages.
+
+    Clients whose packages are missing are left out. Raises `AssertionError` if a client
+    reads a different number of messages than the conversation holds.
+    """
+    if messages % TALKIFAI_LIMIT == 0:
+        # The last page would be full, and past the end Talkifai repeats it: the loops a
+        # user writes (and dlt without a total) would never stop.
+        msg = f"messages must not be a multiple of the page size ({TALKIFAI_LIMIT})"
+        raise ValueError(msg)
+    results: list[ClientCost] = []
+    for vendor in vendors:
+        present = [c for c in clients if available(c)]
+        servers = {c: PageServer(vendor, messages) for c in present}
+        runners = {c: _runner(c, vendor) for c in present}
+        requests: dict[str, int] = {}
+        for client in present:  # the warm-up round renders and caches every page
+            read = runners[client](servers[client])
+            if read != messages:
+                msg = f"{client} read {read} of {messages} {vendor} messages"
+                raise AssertionError(msg)
+            requests[client] = servers[client].requests
+        timings: dict[str, list[float]] = {c: [] for c in present}
+        cpu: dict[str, float] = dict.fromkeys(present, math.inf)
+        for _ in range(rounds):
+            for client in present:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                runners[client](servers[client])
+                timings[client].append(time.perf_counter() - started)
+                cpu[client] = min(cpu[client], time.process_time() - cpu_started)
+        for client in present:
+            times = sorted(timings[client])
+            results.append(
+                ClientCost(
+                    vendor=vendor,
+                    client=client,
+                    messages=messages,
+                    requests=requests[client],
+                    best=times[0],
+                    median=times[len(times) // 2],
+                    cpu=cpu[client],
+                )
+            )
+    return results
+
+
+def ratio(
+    results: list[ClientCost], vendor: str, client: str, baseline: str, *, cpu: bool = False
+) -> float | None:
+    """*client*'s best time over *baseline*'s on *vendor*, or ``None`` if one is missing."""
+    times = {r.client: r.cpu if cpu else r.best for r in results if r.vendor == vendor}
+    if client not in times or baseline not in times:
+        return None
+    return times[client] / times[baseline]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(f"{row.vendor:9} {row.client:15} {row.per_message_us:7.2f} us/message")

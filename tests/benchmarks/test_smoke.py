@@ -1,0 +1,137 @@
+"""
+The benchmark harness runs end to end on tiny inputs: every benchmark reads what it should.
+
+No timing is asserted here (the numbers belong to ``nox -s bench``). The comparisons with
+requests and dlt, and the plot, need the bench group; without it they are skipped.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # the benchmarks package sits beside src/, not in it
+
+from benchmarks import client_cost, export, memory, run, throughput  # noqa: E402
+
+
+def test_backscroll_and_the_httpx_loop_read_every_message() -> None:
+    """Both read the whole conversation of each API, and a ratio between them exists."""
+    rows = client_cost.run(messages=250, rounds=1, clients=("backscroll", "httpx loop"))
+    assert [(r.vendor, r.client) for r in rows] == [
+        ("talkifai", "backscroll"),
+        ("talkifai", "httpx loop"),
+        ("cursor", "backscroll"),
+        ("cursor", "httpx loop"),
+    ]
+    assert all(r.messages == 250 and r.requests > 0 for r in rows)
+    assert client_cost.ratio(rows, "cursor", "backscroll", "httpx loop") is not None
+
+
+def test_the_requests_loop_reads_every_message() -> None:
+    """The vendors' requests snippet, on a requests adapter, reads the same messages."""
+    pytest.importorskip("requests")
+    rows = client_cost.run(messages=150, rounds=1, clients=("requests loop",))
+    assert {(r.vendor, r.messages) for r in rows} == {("talkifai", 150), ("cursor", 150)}
+
+
+def test_dlt_reads_every_message() -> None:
+    """The paginators of dlt's RESTClient read the same messages over the same adapter."""
+    pytest.importorskip("dlt")
+    rows = client_cost.run(messages=150, rounds=1, clients=("dlt RESTClient",))
+    assert {(r.vendor, r.messages) for r in rows} == {("talkifai", 150), ("cursor", 150)}
+
+
+def test_a_conversation_of_whole_pages_is_refused() -> None:
+    """Naive Talkifai loops never end on whole pages (the last page repeats): refused."""
+    with pytest.raises(ValueError, match="multiple of the page size"):
+        client_cost.run(messages=200, rounds=0)
+
+
+def test_export_migrates_every_conversation_over_loopback() -> None:
+    """The sandbox serves in a child process; every message is migrated at each concurrency."""
+    rows = export.run(conversations=2, messages=120, latency=0.0, concurrency=(1, 2))
+    assert [(r.vendor, r.concurrency) for r in rows] == [
+        ("talkifai", 1),
+        ("talkifai", 2),
+        ("cursor", 1),
+        ("cursor", 2),
+    ]
+    assert all(r.messages == 240 and r.requests >= 4 and r.wall > 0 for r in rows)
+
+
+def test_memory_streams_in_a_child_process() -> None:
+    """Each vendor streams its conversation in a fresh child that reports its RSS."""
+    if sys.platform == "win32":
+        pytest.skip("the memory benchmark reads POSIX or Linux process counters")
+    rows = memory.run(messages=2_000)
+    assert [(r.vendor, r.messages) for r in rows] == [("talkifai", 2_000), ("cursor", 2_000)]
+    assert all(r.peak >= r.baseline > 0 and len(r.samples) > 2 for r in rows)
+
+
+def test_throughput_migrates_into_every_sink() -> None:
+    """Every sink receives every message from the in-memory source."""
+    rows = throughput.run(conversations=2, messages=50)
+    assert [(r.sink, r.messages) for r in rows] == [
+        ("SqliteSink", 100),
+        ("JsonlSink", 100),
+        ("counting sink", 100),
+    ]
+
+
+def _cost(client: str, best: float) -> client_cost.ClientCost:
+    return client_cost.ClientCost(
+        vendor="cursor", client=client, messages=100, requests=2, best=best, median=best, cpu=best
+    )
+
+
+def _results() -> run.Results:
+    return run.Results(
+        costs=[_cost("backscroll", 1.1), _cost("httpx loop", 1.0)],
+        exports=[
+            export.Export(
+                vendor="cursor",
+                concurrency=16,
+                conversations=10,
+                messages=1000,
+                requests=100,
+                latency=0.02,
+                wall=0.25,
+            )
+        ],
+        memories=[
+            memory.Memory(
+                vendor="cursor", messages=10, baseline=30.0, peak=31.0, samples=((0, 30.0),)
+            )
+        ],
+        throughputs=[throughput.Throughput(sink="SqliteSink", messages=100, seconds=0.001)],
+    )
+
+
+def test_the_tables_give_a_verdict_on_every_target() -> None:
+    """Each benchmark's table is printed with its target met or missed."""
+    text = run.tables(_results())
+    assert "cursor: backscroll 1.10x the hand-written loop (target <= 1.2x): met" in text
+    assert "cursor at concurrency 16: 50% of ideal by requests made" in text
+    assert "MISSED" in text
+    assert "cursor: +1.0 MiB for 10 messages" in text
+    assert "SqliteSink: 100,000 messages/s (target >= 50,000): met" in text
+
+
+def test_the_runner_prints_the_tables_of_a_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """``python -m benchmarks.run --smoke --only d --no-plot`` prints the throughput table."""
+    results = run.main(["--smoke", "--only", "d", "--no-plot"])
+    assert len(results.throughputs) == 3
+    assert "### (d) Migration throughput" in capsys.readouterr().out
+
+
+def test_the_plot_is_a_png(tmp_path: Path) -> None:
+    """The plot of all four benchmarks is written as a PNG."""
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "benchmarks.png"
+    assert run.plot(_results(), path)
+    assert path.read_bytes().startswith(b"\x89PNG")
