@@ -314,12 +314,7 @@ class HTTPCore:
             APIStatusError: a non-success status (after retries, where they apply).
             ResponseFormatError: the body is not JSON, or larger than the cap.
         """
-        if self._client.is_closed:
-            msg = (
-                f"this {self.provider} provider is closed (aclose() or the end of its "
-                "async with) and cannot send requests; create a new one"
-            )
-            raise errors.ProviderClosedError(msg)
+        self._check_open()
         request_headers = dict(headers or {})
         if self._send_request_id:
             request_headers.setdefault("X-Request-Id", f"req_{uuid.uuid4().hex}")
@@ -345,6 +340,9 @@ class HTTPCore:
         path = request.url.path
         attempts = self.retry.max_retries + 1
         for attempt in range(1, attempts + 1):
+            # Again on every attempt: the provider may be closed by another task during a
+            # request or a backoff, and httpx would then raise a bare RuntimeError.
+            self._check_open()
             started = time.perf_counter()
             self.stats.requests += 1
             try:
@@ -358,6 +356,7 @@ class HTTPCore:
                     attempts=attempts,
                     started=started,
                 )
+                self._check_open()  # the connection broke because the provider was closed
                 if attempt < attempts and isinstance(exc, RETRYABLE_TRANSPORT_ERRORS):
                     await self._wait(attempt - 1, None)
                     continue
@@ -372,6 +371,14 @@ class HTTPCore:
                 status, body, response, request=request, method=method, path=path
             )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_open(self) -> None:
+        if self._client.is_closed:
+            msg = (
+                f"this {self.provider} provider is closed (aclose() or the end of its "
+                "async with) and cannot send requests; create a new one"
+            )
+            raise errors.ProviderClosedError(msg)
 
     async def _send(self, request: httpx.Request) -> tuple[int, bytes, httpx.Response]:
         response = await self._client.send(request, stream=True, follow_redirects=False)
