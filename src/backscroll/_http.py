@@ -33,7 +33,7 @@ from contextlib import aclosing
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Any, Final, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import anyio
 import attrs
@@ -183,8 +183,8 @@ class Redactor:
 
     def add(self, secret: str | None) -> None:
         """Remember one more credential to hide."""
-        if not secret or len(secret) < _MIN_SECRET_LENGTH:
-            return
+        if not secret or len(secret) < _MIN_SECRET_LENGTH or secret in self._secrets:
+            return  # too short to hide, or known with its forms (a token callable's repeat)
         # Also its URL-encoded form, in case a vendor echoes a query string, and its
         # JSON-escaped forms, in case a vendor's error object is quoted as JSON.
         forms = {
@@ -318,6 +318,7 @@ class HTTPCore:
         request_headers = dict(headers or {})
         if self._send_request_id:
             request_headers.setdefault("X-Request-Id", f"req_{uuid.uuid4().hex}")
+        url, params = self._with_query(url, params)
         try:
             request = self._client.build_request(
                 method,
@@ -379,6 +380,20 @@ class HTTPCore:
                 "async with) and cannot send requests; create a new one"
             )
             raise errors.ProviderClosedError(msg)
+
+    def _with_query(
+        self, url: str, params: Mapping[str, str] | None
+    ) -> tuple[str, Mapping[str, str] | None]:
+        """
+        The URL with *params* encoded into it, as httpx would encode them (urlencode).
+
+        httpx then parses one URL, instead of parsing it, merging the params and parsing
+        it again: most of what building a request costs. A client with params of its own
+        keeps httpx's merge.
+        """
+        if params and not self._client.params:
+            return f"{url}?{urlencode(params)}", None
+        return url, params
 
     async def _send(self, request: httpx.Request) -> tuple[int, bytes, httpx.Response]:
         response = await self._client.send(request, stream=True, follow_redirects=False)
