@@ -160,6 +160,8 @@ def read_timestamp(value: object, *, assume: tzinfo = UTC) -> datetime | None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
+        if parsed.tzinfo is UTC:  # "Z" and "+00:00", what vendors send: nothing to convert
+            return parsed
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=assume)
         # Near year 1 or 9999 the shift to UTC can leave the range datetime can hold.

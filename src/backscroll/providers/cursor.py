@@ -157,7 +157,7 @@ class CursorProvider(HTTPProvider):
                 return Message(
                     id=message_id,
                     conversation_id=conversation_id,
-                    role=_ROLES.get(sender.lower(), Role.UNKNOWN),
+                    role=_ROLES.get(sender) or _ROLES.get(sender.lower(), Role.UNKNOWN),
                     content=text,
                     created_at=created_at,
                     provider=self.name,

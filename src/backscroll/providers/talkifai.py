@@ -216,7 +216,9 @@ class TalkifaiProvider(HTTPProvider):
             role = f.get_str("talkifai", record, "role", _WHERE)
             content = f.get_str("talkifai", record, "content", _WHERE)
             stamp = f.get_str("talkifai", record, "timestamp", _WHERE)
-        created_at = f.parse_timestamp("talkifai", stamp, _WHERE_STAMP, assume=self.timezone)
+        created_at = f.read_timestamp(stamp, assume=self.timezone)
+        if created_at is None:  # raise, naming the field
+            created_at = f.parse_timestamp("talkifai", stamp, _WHERE_STAMP, assume=self.timezone)
         k = occurrences.next(stamp, role, content)
         tokens = record.get("token_count")
         if tokens is not None and type(tokens) is not int:
@@ -224,7 +226,7 @@ class TalkifaiProvider(HTTPProvider):
         return Message(
             id=derived_id(conversation_id, stamp, role, content, k),
             conversation_id=conversation_id,
-            role=_ROLES.get(role.lower(), Role.UNKNOWN),
+            role=_ROLES.get(role) or _ROLES.get(role.lower(), Role.UNKNOWN),
             content=content,
             created_at=created_at,
             provider=self.name,
