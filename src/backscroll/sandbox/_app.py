@@ -92,12 +92,11 @@ class Sandbox:
     Raises:
         ConfigurationError: an option is unusable.
 
-    Example:
-        .. code-block:: python
+    .. code-block:: python
 
-            sandbox = Sandbox(seed=0)
-            async with sandbox.cursor() as provider:
-                messages = [m async for m in provider.messages("con_9s2kd81")]
+        sandbox = Sandbox(seed=0)
+        async with sandbox.cursor() as provider:
+            messages = [m async for m in provider.messages("con_9s2kd81")]
 
     .. versionadded:: 0.1.0
     """

@@ -49,7 +49,7 @@ class ConvaiQuirks:
     """
     Switchable Convai misbehaviour (all off by default).
 
-    Args:
+    Attributes:
         errors_with_200: Send ``{"ERROR": ...}`` bodies with status 200.
 
     .. versionadded:: 0.1.0

@@ -69,7 +69,7 @@ class CursorQuirks:
     """
     Switchable cursor-API behaviour; the defaults are the documented ones.
 
-    Args:
+    Attributes:
         max_limit: The silent cap on ``limit`` (documented: 100).
         page_order: Order within a page: ``"desc"`` (documented default, newest first) or
             ``"asc"`` (as the document's example page shows).

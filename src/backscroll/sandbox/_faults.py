@@ -130,7 +130,7 @@ class Faults:
     The shares are of requests and must add up to at most 1; each request gets at most one
     fault (plus ``latency``, which every request gets).
 
-    Args:
+    Attributes:
         rate: Share of requests answered with an error status drawn from *statuses*.
         statuses: Error statuses and their relative weights.
         retry_after: Seconds announced in ``Retry-After`` on 429 and 503 (``None``: no

@@ -72,7 +72,7 @@ class TalkifaiQuirks:
     """
     Switchable Talkifai behaviour; the defaults are the documented ones.
 
-    Args:
+    Attributes:
         max_limit: The silent cap on ``limit`` (documented: 100).
         past_end: What an offset at or past the end answers: ``"last_page"`` (documented:
             the last ``limit`` messages) or ``"empty"``.
