@@ -16,7 +16,14 @@ from sybil import Sybil
 from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 
 ROOT = pathlib.Path(__file__).parent.parent
-DOCUMENTS = ["README.md", "docs/quickstart.md"]
+DOCUMENTS = [
+    "README.md",
+    "docs/quickstart.md",
+    "docs/providers/convai.md",
+    "docs/providers/talkifai.md",
+    "docs/providers/cursor.md",
+    "docs/sandbox.md",
+]
 # The README's two command lines sit in the first ``sh`` block after this comment.
 COMMANDS_MARKER = "<!-- commands -->"
 DEMO_COMMAND = "python -m pip install '.[cli,sandbox]' && backscroll demo"
