@@ -54,6 +54,8 @@ R = TypeVar("R")
 MAX_STALLS = 3
 _ONE_SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FIRST = datetime.min.replace(tzinfo=UTC)
+_LAST = datetime.max.replace(tzinfo=UTC)
 
 
 def clamp_page_size(page_size: int | None, *, default: int, maximum: int, minimum: int = 1) -> int:
@@ -112,7 +114,10 @@ def _aware(value: object, name: str) -> datetime | None:
         raise ConfigurationError(msg)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 in a zone far from UTC: as far as UTC goes
+        return _FIRST if value.year == 1 else _LAST
 
 
 async def windowed(
@@ -354,7 +359,7 @@ async def cursor_pages(
     cursor: datetime | None
     if ascending:
         # Without a cursor the vendor starts at the newest page: start at the beginning.
-        cursor = _floor_second(window.since) - _ONE_SECOND if window.since else _EPOCH
+        cursor = _shift(_floor_second(window.since), -_ONE_SECOND) if window.since else _EPOCH
     else:
         cursor = _ceil_second(window.until) if window.until else None
     boundary: datetime | None = None
@@ -497,8 +502,8 @@ def _in_order(messages: Sequence[Message], *, ascending: bool, newest_first: boo
 def _overlapping_cursor(boundary: datetime, *, ascending: bool) -> datetime:
     """An exclusive cursor one second short of *boundary*, so its siblings come again."""
     if ascending:
-        return _floor_second(boundary) - _ONE_SECOND
-    return _ceil_second(boundary) + _ONE_SECOND
+        return _shift(_floor_second(boundary), -_ONE_SECOND)
+    return _shift(_ceil_second(boundary), _ONE_SECOND)
 
 
 def _floor_second(value: datetime) -> datetime:
@@ -507,4 +512,17 @@ def _floor_second(value: datetime) -> datetime:
 
 def _ceil_second(value: datetime) -> datetime:
     floor = value.replace(microsecond=0)
-    return floor if floor == value else floor + _ONE_SECOND
+    return floor if floor == value else _shift(floor, _ONE_SECOND)
+
+
+def _shift(value: datetime, delta: timedelta) -> datetime:
+    """
+    *value* moved by *delta*, held at the first or last instant a datetime can hold.
+
+    A ``since`` of ``datetime.min`` (or a vendor timestamp in year 9999) must not make a
+    cursor overflow: a cursor held at the end still excludes nothing that exists.
+    """
+    try:
+        return value + delta
+    except OverflowError:
+        return _FIRST if delta < timedelta(0) else _LAST

@@ -16,6 +16,7 @@ import json
 import os
 import re
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final
 
 import httpx
@@ -24,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backscroll import ConvaiProvider, CursorProvider, TalkifaiProvider, errors
+from backscroll.sandbox import Sandbox
 from providers import documented
 
 pytestmark = pytest.mark.anyio
@@ -39,40 +41,43 @@ KEY: Final = "fz_7c1d9e3a5b"
 MAX_REQUESTS: Final = 60
 
 Handler = Callable[[httpx.Request], httpx.Response]
-Operation = Callable[[Handler], Awaitable[object]]
+Operation = Callable[[Handler, str], Awaitable[object]]
+#: Zones whose offsets push year 1 or 9999 past what `datetime` can hold.
+TIMEZONES: Final = ["UTC", "Etc/GMT-14", "Etc/GMT+12", "America/Los_Angeles"]
+timezones = st.sampled_from(TIMEZONES)
 
 
-def client(handler: Handler) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.MockTransport(handler))
+def options(handler: Handler, timezone: str) -> dict[str, Any]:
+    """A provider's options: the handler as the vendor, no retries, the time zone."""
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    return {"http_client": client, "max_retries": 0, "timezone": timezone}
 
 
-async def convai_list(handler: Handler) -> object:
+async def convai_list(handler: Handler, timezone: str) -> object:
     async with ConvaiProvider(
-        api_key=KEY, character_id="char-1", http_client=client(handler), max_retries=0
+        api_key=KEY, character_id="char-1", **options(handler, timezone)
     ) as provider:
         return [c async for c in provider.conversations()]
 
 
-async def convai_details(handler: Handler) -> object:
+async def convai_details(handler: Handler, timezone: str) -> object:
     async with ConvaiProvider(
-        api_key=KEY, character_id="char-1", http_client=client(handler), max_retries=0
+        api_key=KEY, character_id="char-1", **options(handler, timezone)
     ) as provider:
         return [m async for m in provider.messages("s1")]
 
 
-async def convai_delete(handler: Handler) -> object:
+async def convai_delete(handler: Handler, timezone: str) -> object:
     async with ConvaiProvider(
-        api_key=KEY, character_id="char-1", http_client=client(handler), max_retries=0
+        api_key=KEY, character_id="char-1", **options(handler, timezone)
     ) as provider:
         await provider.delete_conversations(["s1", "s2"])
     return None
 
 
 def talkifai(order: str, page_size: int) -> Operation:
-    async def read(handler: Handler) -> object:
-        async with TalkifaiProvider(
-            token=KEY, http_client=client(handler), max_retries=0
-        ) as provider:
+    async def read(handler: Handler, timezone: str) -> object:
+        async with TalkifaiProvider(token=KEY, **options(handler, timezone)) as provider:
             return [
                 m
                 async for m in provider.messages(
@@ -86,11 +91,11 @@ def talkifai(order: str, page_size: int) -> Operation:
 
 
 def cursor(order: str, page_size: int) -> Operation:
-    async def read(handler: Handler) -> object:
-        async with CursorProvider(api_key=KEY, http_client=client(handler), max_retries=0) as p:
+    async def read(handler: Handler, timezone: str) -> object:
+        async with CursorProvider(api_key=KEY, **options(handler, timezone)) as provider:
             return [
                 m
-                async for m in p.messages(
+                async for m in provider.messages(
                     "con_1",
                     order=order,  # type: ignore[arg-type]
                     page_size=page_size,
@@ -148,9 +153,14 @@ MEANINGFUL: Final = [
     "2024-09-25 19:54:59.124733",
     "0001-01-01T00:00:00+01:00",
     "9999-12-31T23:59:59-01:00",
+    "0001-01-01 00:00:00",
+    "9999-12-31 23:59:59.999999",
     "25-09-2024",
     "31-02-2024",
+    "01-01-0001",
+    "31-12-9999",
     "20:52:57",
+    "23:59:59",
     "User",
     "Character",
     "user",
@@ -211,10 +221,12 @@ def check(exc: errors.BackscrollError) -> None:
         ), text
 
 
-async def run(operation: Operation, handler: Handler) -> errors.BackscrollError | None:
+async def run(
+    operation: Operation, handler: Handler, timezone: str = "UTC"
+) -> errors.BackscrollError | None:
     """Run *operation*; return the BackscrollError it raised, let anything else escape."""
     try:
-        await operation(handler)
+        await operation(handler, timezone)
     except errors.BackscrollError as exc:
         check(exc)
         return exc
@@ -223,12 +235,14 @@ async def run(operation: Operation, handler: Handler) -> errors.BackscrollError 
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 @SETTINGS
-@given(value=json_values)
-async def test_any_json_value_raises_only_backscroll_errors(name: str, value: Any) -> None:
+@given(value=json_values, timezone=timezones)
+async def test_any_json_value_raises_only_backscroll_errors(
+    name: str, value: Any, timezone: str
+) -> None:
     """Any JSON value with status 200 ends the read normally or with a BackscrollError."""
     content = json.dumps(value).encode()
     handler, _ = answering(lambda _: httpx.Response(200, content=content))
-    await run(OPERATIONS[name], handler)
+    await run(OPERATIONS[name], handler, timezone)
 
 
 def envelope(name: str, value: Any) -> Any:
@@ -245,14 +259,14 @@ def envelope(name: str, value: Any) -> Any:
 
 @pytest.mark.parametrize("name", list(OPERATIONS))
 @SETTINGS
-@given(value=json_values)
+@given(value=json_values, timezone=timezones)
 async def test_any_records_in_a_valid_envelope_raise_only_backscroll_errors(
-    name: str, value: Any
+    name: str, value: Any, timezone: str
 ) -> None:
     """Arbitrary records inside the vendor's documented envelope parse or fail cleanly."""
     content = json.dumps(envelope(name, value)).encode()
     handler, _ = answering(lambda _: httpx.Response(200, content=content))
-    await run(OPERATIONS[name], handler)
+    await run(OPERATIONS[name], handler, timezone)
 
 
 STATUSES: Final = [200, 201, 204, 301, 302, 400, 401, 403, 404, 409, 422, 429, 500, 502, 503]
@@ -386,9 +400,10 @@ async def test_one_field_changed_raises_only_backscroll_errors_naming_it(
     """A documented sample with one field replaced parses, or fails naming that field."""
     path = data.draw(st.sampled_from(paths(sample)), label="path")
     replacement = data.draw(json_values | st.just(_DELETE), label="replacement")
+    timezone = data.draw(timezones, label="timezone")
     content = json.dumps(mutated(sample, path, replacement)).encode()
     handler, _ = answering(lambda _: httpx.Response(200, content=content))
-    exc = await run(OPERATIONS[name], handler)
+    exc = await run(OPERATIONS[name], handler, timezone)
     if isinstance(exc, errors.ResponseFormatError):
         where = FIELD_NAMED.search(str(exc))
         assert where is not None, str(exc)
@@ -478,3 +493,69 @@ async def test_odd_json_raises_only_backscroll_errors(name: str, content: bytes)
     """Non-standard numbers, huge integers, lone surrogates and NULs end in a BackscrollError."""
     handler, _ = answering(lambda _: httpx.Response(200, content=content))
     await run(OPERATIONS[name], handler)
+
+
+def at_the_edge(name: str, year: int) -> Any:
+    """A record of the vendor at the first (year 1) or last (year 9999) day datetime holds."""
+    day, stamp = ("01-01-0001", "0001-01-01 00:00:00") if year == 1 else ("31-12-9999", "")
+    stamp = stamp or "9999-12-31 23:59:59.999999"
+    if name == "convai-list":
+        return [{"sessionID": "s1", "date": day, "time": stamp[11:19]}]
+    if name.startswith("convai"):
+        return [{"timestamp": stamp, "interaction": [{"speaker": "User", "message": "hi"}]}]
+    if name.startswith("talkifai"):
+        return {"messages": [{"role": "user", "content": "hi", "timestamp": stamp}]}
+    record = {"id": "m1", "sender_type": "user", "text": "hi", "created_at": stamp}
+    return {"status": "success", "data": {"messages": [record]}}
+
+
+@pytest.mark.parametrize("name", [n for n in OPERATIONS if n != "convai-delete"])
+@pytest.mark.parametrize("year", [1, 9999])
+@pytest.mark.parametrize("timezone", TIMEZONES)
+async def test_naive_times_at_the_ends_of_datetime_in_any_zone(
+    name: str, year: int, timezone: str
+) -> None:
+    """A naive time of year 1 or 9999, shifted to UTC from the provider's zone, cannot overflow."""
+    content = json.dumps(at_the_edge(name, year)).encode()
+    handler, _ = answering(constant(content))
+    exc = await run(OPERATIONS[name], handler, timezone)
+    if exc is not None:
+        assert isinstance(exc, errors.ResponseFormatError | errors.PaginationError), exc
+
+
+FIRST = datetime.min.replace(tzinfo=UTC)
+LAST = datetime.max.replace(tzinfo=UTC)
+FAR_EAST = timezone(timedelta(hours=14))
+FAR_WEST = timezone(timedelta(hours=-12))
+WIDE_WINDOWS = [
+    pytest.param(FIRST, None, id="since-first"),
+    pytest.param(None, LAST, id="until-last"),
+    pytest.param(FIRST, LAST, id="first-to-last"),
+    pytest.param(datetime.min.replace(tzinfo=FAR_EAST), None, id="since-first-far-east"),
+    pytest.param(None, datetime.max.replace(tzinfo=FAR_WEST), id="until-last-far-west"),
+]
+
+
+@pytest.mark.parametrize("vendor", ["convai", "talkifai", "cursor"])
+@pytest.mark.parametrize("order", ["asc", "desc"])
+@pytest.mark.parametrize(("since", "until"), WIDE_WINDOWS)
+async def test_a_window_as_wide_as_datetime_reads_everything(
+    vendor: str, order: str, since: datetime | None, until: datetime | None
+) -> None:
+    """since=datetime.min and until=datetime.max (in any zone) mean no bound, not an overflow."""
+    sandbox = Sandbox(seed=0, convai_sizes=(12,), talkifai_sizes=(12,), cursor_sizes=(12,))
+    records: dict[str, list[Any]] = {
+        "convai": list(sandbox.data.convai_interactions),
+        "talkifai": list(sandbox.data.talkifai),
+        "cursor": list(sandbox.data.cursor),
+    }
+    make: Any = {"convai": sandbox.convai, "talkifai": sandbox.talkifai, "cursor": sandbox.cursor}
+    conversation_id = records[vendor][-1]
+    async with make[vendor]() as provider:
+        everything = [m.id async for m in provider.messages(conversation_id, order=order)]
+        windowed = [
+            m.id
+            async for m in provider.messages(conversation_id, order=order, since=since, until=until)
+        ]
+    assert windowed == everything
+    assert everything

@@ -161,7 +161,10 @@ class ConvaiProvider(HTTPProvider):
                 naive = datetime.strptime(f"{date} {time}", pattern)  # noqa: DTZ007
             except ValueError:
                 continue
-            return naive.replace(tzinfo=self.timezone).astimezone(UTC)
+            try:
+                return naive.replace(tzinfo=self.timezone).astimezone(UTC)
+            except OverflowError:  # year 1 or 9999 shifted past what datetime holds
+                break
         return f.fail("convai", f"{where}.date/time", "a day-first date and time", f"{date} {time}")
 
     def _pages(
