@@ -22,6 +22,7 @@ DOCUMENTS = [
     "docs/providers/convai.md",
     "docs/providers/talkifai.md",
     "docs/providers/cursor.md",
+    "docs/errors.md",
     "docs/sandbox.md",
 ]
 # The README's two command lines sit in the first ``sh`` block after this comment.
