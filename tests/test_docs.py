@@ -2,8 +2,8 @@
 The documentation tells the truth: its code runs, and CI runs the README's own command.
 
 The ``python`` blocks of each document run in order in one namespace, offline, against the
-sandbox. A block that cannot run (one that needs a real vendor) is preceded by
-``<!-- skip: next -->``; sybil parses both.
+sandbox, in a scratch directory. A block that cannot run (one that needs a real vendor) is
+preceded by ``<!-- skip: next -->``; sybil parses both. The README links every page.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
 ROOT = pathlib.Path(__file__).parent.parent
 DOCUMENTS = [
     "README.md",
+    "docs/index.md",
     "docs/quickstart.md",
     "docs/providers/convai.md",
     "docs/providers/talkifai.md",
@@ -34,8 +35,11 @@ _sybil = Sybil(parsers=[PythonCodeBlockParser(), _skip])
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
-def test_python_blocks_run(document: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_python_blocks_run(
+    document: str, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every python block of the document runs, top to bottom, and most are not skipped."""
+    monkeypatch.chdir(tmp_path)  # examples that write files (a migration's) write them here
     # The examples must not lean on credentials that happen to be in this shell.
     for variable in ("CONVAI_API_KEY", "TALKIFAI_TOKEN", "EXAMPLE_AI_API_KEY"):
         monkeypatch.delenv(variable, raising=False)
@@ -62,6 +66,22 @@ def test_readme_shows_exactly_two_commands() -> None:
     commands = _readme_commands()
     assert len(commands) == 2
     assert commands[0] == DEMO_COMMAND
+
+
+def test_readme_links_every_page() -> None:
+    """README.md's documentation list links every page of docs/ (the changelog directly)."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(([^)#\s]+)", readme))
+    assert all((ROOT / link).exists() for link in linked), "README.md links a missing file"
+    pages = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "docs").rglob("*.md")
+        if "_ext" not in path.parts
+    }
+    # docs/changelog.md only includes CHANGELOG.md, which the README links itself.
+    pages.discard("docs/changelog.md")
+    assert "CHANGELOG.md" in linked
+    assert sorted(pages - linked) == []
 
 
 def test_ci_runs_the_readme_test_command() -> None:
