@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -231,3 +232,24 @@ async def test_a_cancelled_export_leaves_the_old_file(tmp_path: Path) -> None:
         )
     assert target.read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.jsonl"]  # noqa: ASYNC240
+
+
+async def test_a_conversation_failing_midway_writes_no_line(tmp_path: Path) -> None:
+    """What a failed conversation yielded before failing (batches of it) is not exported."""
+
+    class Midway(MemoryProvider):
+        async def messages(self, conversation_id: str, **options: Any) -> Any:
+            """Fail c0 after 500 messages, two batches' worth."""
+            inner = MemoryProvider.messages(self, conversation_id, **options)
+            async with contextlib.aclosing(inner):
+                async for item in inner:
+                    if item.id == "c0-m500":
+                        raise ZeroDivisionError
+                    yield item
+
+    source = Midway(MemoryProvider.build([600, 2]).data)
+    report = await export_conversations(source, tmp_path / "t.jsonl", format="openai")
+    assert [f.conversation_id for f in report.failures] == ["c0"]
+    lines = [json.loads(line) for line in (tmp_path / "t.jsonl").read_text().splitlines()]
+    assert [len(line["messages"]) for line in lines] == [2]
+    assert report.messages_written == 2

@@ -11,7 +11,7 @@ import pytest
 
 import backscroll
 from backscroll import ConfigurationError, Message, NotFoundError, ProgressEvent
-from backscroll._migration import engine
+from backscroll._migration import pipeline
 from backscroll.sinks import JsonlSink, SqliteSink
 
 from .fakes import (
@@ -239,7 +239,7 @@ async def test_a_slow_sink_holds_the_readers_back(tmp_path: Path) -> None:
         group.start_soon(lambda: backscroll.migrate(source, sink, concurrency=2))
         await anyio.wait_all_tasks_blocked()
         # One batch in the writer, `concurrency` in the stream, one in each reader's hands.
-        assert yielded <= (1 + 2 + 2 * 2) * engine.BATCH_SIZE
+        assert yielded <= (1 + 2 + 2 * 2) * pipeline.BATCH_SIZE
         release.set()
     assert len(sqlite_messages(tmp_path / "out.db")) == 10_000
 

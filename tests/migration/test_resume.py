@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import backscroll
 from backscroll import APIConnectionError
-from backscroll._migration import engine
+from backscroll._migration import pipeline
 from backscroll.sinks import JsonlSink, SqliteSink
 
 from .fakes import (
@@ -117,9 +117,9 @@ async def test_resume_after_crashes_is_exactly_once(
     source = MemoryProvider.build(sizes, burst=burst, untimed_every=untimed_every)
     with (
         tempfile.TemporaryDirectory() as name,
-        mock.patch.object(engine, "BATCH_SIZE", 3),
-        mock.patch.object(engine, "COMMIT_EVERY", 5),
-        mock.patch.object(engine, "COMMIT_INTERVAL", interval),  # 0: commit whenever idle
+        mock.patch.object(pipeline, "BATCH_SIZE", 3),
+        mock.patch.object(pipeline, "COMMIT_EVERY", 5),
+        mock.patch.object(pipeline, "COMMIT_INTERVAL", interval),  # 0: commit whenever idle
     ):
         directory = Path(name)
         for crash in crashes:

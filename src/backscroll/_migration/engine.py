@@ -1,16 +1,11 @@
 """
 `migrate`: copy history from a provider into a sink, resumably and exactly once.
 
-The shape of a run::
+The pipeline (`backscroll._migration.pipeline`) lists and reads the conversations; the
+writer here owns the sink and the checkpoint::
 
-    lister ──ids──▶ N readers ──batches──▶ one writer ──▶ sink.write / sink.commit
-                    (concurrency)           │               then checkpoint.save
-                                            └─ after a commit: progress, deletes
-
-The lister feeds conversation ids through an unbuffered stream; each reader copies one
-conversation at a time and sends batches through a stream of a few batches; one writer
-owns the sink and the checkpoint. Every stream is bounded, so a slow sink slows the
-readers down (backpressure) and memory stays a few batches however large the account.
+    readers ──batches──▶ SinkWriter ──▶ sink.write / sink.commit, then checkpoint.save
+                                    └─ after a commit: progress, deletes
 
 Exactly once: messages of a conversation arrive oldest first and are committed in order,
 so what is committed is a prefix of each conversation, which its watermark describes
@@ -22,80 +17,30 @@ rewindable one is cut back to the checkpoint's position before the rerun writes.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import math
-import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
-import attrs
 
-from backscroll._migration.checkpoint import Checkpoint, Watermark
-from backscroll._migration.report import (
-    ConversationFailure,
-    EventKind,
-    MigrationReport,
-    ProgressEvent,
-)
-from backscroll._models import Conversation, Message
-from backscroll._paging import Window
-from backscroll._protocols import ChatHistoryProvider, DeletesConversations, ListsConversations
-from backscroll._validate import nonempty_str, positive_int
-from backscroll.errors import BackscrollError, CheckpointError, ConfigurationError
+from backscroll._migration.checkpoint import Checkpoint
+from backscroll._migration.pipeline import Batch, Done, Pipeline, Plan, describe, source_name
+from backscroll._models import Conversation
+from backscroll._protocols import DeletesConversations
+from backscroll.errors import CheckpointError, ConfigurationError
 from backscroll.sinks._protocol import CountsMessages, RecordsConversations, RewindableSink, Sink
 
 if TYPE_CHECKING:
     import os
+    from collections.abc import Callable, Iterable
     from datetime import datetime
 
-    from anyio.abc import TaskGroup
-    from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+    from backscroll._migration.checkpoint import Watermark
+    from backscroll._migration.pipeline import Item
+    from backscroll._migration.report import MigrationReport, ProgressEvent
+    from backscroll._protocols import ChatHistoryProvider
 
 __all__ = ["migrate"]
-
-logger = logging.getLogger("backscroll")
-
-#: Messages per batch a reader hands to the writer (and the writer to ``sink.write``).
-BATCH_SIZE: Final = 256
-#: Written messages after which the writer commits even while more are waiting.
-COMMIT_EVERY: Final = 4096
-#: Seconds between commits while the readers are slower than the writer.
-COMMIT_INTERVAL: Final = 1.0
-
-
-@attrs.frozen
-class _Batch:
-    conversation_id: str
-    messages: Sequence[Message]
-
-
-@attrs.frozen
-class _Done:
-    """A conversation is read to its end: all its batches were sent before this."""
-
-    conversation_id: str
-    provider: str | None  # of its messages; None when it has none
-    total: int  # messages at the source (a full read, for ``delete_after``)
-    copied: int  # messages sent to the writer by this run
-
-
-_Item = _Batch | _Done | Conversation
-
-
-@attrs.define
-class _Tally:
-    done: int = 0
-    skipped_conversations: int = 0
-    failures: list[ConversationFailure] = attrs.Factory(list)
-    deleted: list[str] = attrs.Factory(list)
-    read: int = 0
-    written: int = 0
-    skipped: int = 0
 
 
 async def migrate(
@@ -156,112 +101,69 @@ async def migrate(
 
     .. versionadded:: 0.1.0
     """
-    run = _Migration(
+    pipeline = Pipeline(
         source,
-        sink,
         conversation_ids=conversation_ids,
-        checkpoint=None if checkpoint is None else Path(checkpoint),
-        concurrency=positive_int(concurrency, "concurrency"),
-        since=Window.of(since, None).since,
+        concurrency=concurrency,
+        since=since,
         fail_fast=fail_fast,
-        delete_after=delete_after,
         on_progress=on_progress,
     )
-    return await run.run()
+    _check_sink(sink)
+    if delete_after and not isinstance(source, DeletesConversations):
+        msg = (
+            f"delete_after needs a source that deletes conversations; {source_name(source)} "
+            "does not"
+        )
+        raise ConfigurationError(msg)
+    path = None if checkpoint is None else Path(checkpoint)
+    state = await anyio.to_thread.run_sync(
+        lambda: Checkpoint.open(path, source=source_name(source), sink=type(sink).__name__)
+    )
+    writer = SinkWriter(pipeline, sink, state, delete_after=delete_after)
+    await writer.prepare()
+    await pipeline.run(writer)
+    if pipeline.finished_all:
+        state.pass_complete = True
+        await anyio.to_thread.run_sync(state.save)
+    return pipeline.report(complete=state.pass_complete)
 
 
-class _Migration:
-    """One run of `migrate`: its tasks share this state (on one event loop, no locks)."""
+class SinkWriter:
+    """
+    The writer of `migrate`: into a sink, then the checkpoint, then deletes at the vendor.
+
+    It keeps what is written but not yet committed between commits.
+    """
 
     def __init__(
-        self,
-        source: ChatHistoryProvider,
-        sink: Sink,
-        *,
-        conversation_ids: Iterable[str] | None,
-        checkpoint: Path | None,
-        concurrency: int,
-        since: datetime | None,
-        fail_fast: bool,
-        delete_after: bool,
-        on_progress: Callable[[ProgressEvent], None] | None,
+        self, pipeline: Pipeline, sink: Sink, checkpoint: Checkpoint, *, delete_after: bool
     ) -> None:
-        _check_parts(source, sink)
-        if isinstance(conversation_ids, str):
-            msg = "conversation_ids takes a list of ids, not one string"
-            raise ConfigurationError(msg)
-        if conversation_ids is None and not isinstance(source, ListsConversations):
-            msg = f"{_name(source)} cannot list its conversations: pass conversation_ids=[...]"
-            raise ConfigurationError(msg)
-        if delete_after and not isinstance(source, DeletesConversations):
-            msg = (
-                f"delete_after needs a source that deletes conversations; {_name(source)} does not"
-            )
-            raise ConfigurationError(msg)
-        self.source = source
+        self.pipeline = pipeline
         self.sink = sink
-        self.conversation_ids = conversation_ids
-        self.checkpoint_path = checkpoint
-        self.concurrency = concurrency
-        self.since = since
-        self.fail_fast = fail_fast
+        self.checkpoint = checkpoint
         self.delete_after = delete_after
-        self.on_progress = on_progress
-        self.tally = _Tally()
-        self.checkpoint = Checkpoint(path=None, source=_name(source), sink=type(sink).__name__)
-        self.error: BaseException | None = None
-        self.stopped = False  # by fail_fast
-        self.healthy = True  # the writer may still commit
-        self.cancel_readers = anyio.CancelScope()
-        self.cancel_all = anyio.CancelScope()
+        self.uncommitted = 0
+        self.written: dict[str, int] = {}
+        self.done: list[Done] = []
 
-    # -- the run --------------------------------------------------------------------------------
+    @property
+    def pending(self) -> int:
+        """Messages and conversation records written, and conversations finished, uncommitted."""
+        return self.uncommitted + len(self.done)
 
-    async def run(self) -> MigrationReport:
-        started = time.perf_counter()
-        retries = _retries(self.source)
-        path = self.checkpoint_path
-        self.checkpoint = await anyio.to_thread.run_sync(
-            lambda: Checkpoint.open(path, source=_name(self.source), sink=type(self.sink).__name__)
-        )
-        await self._prepare_sink()
-        items_send, items_receive = anyio.create_memory_object_stream[_Item](self.concurrency)
-        with self.cancel_all:
-            async with anyio.create_task_group() as group:
-                group.start_soon(self._write, items_receive)
-                async with items_send:
-                    with self.cancel_readers:
-                        async with anyio.create_task_group() as readers:
-                            self._start_readers(readers, items_send)
-        if self.error is not None:
-            raise self.error
-        if not self.tally.failures and not self.stopped:
-            self.checkpoint.pass_complete = True
-            await anyio.to_thread.run_sync(self.checkpoint.save)
-        return MigrationReport(
-            conversations_done=self.tally.done,
-            conversations_skipped=self.tally.skipped_conversations,
-            failures=tuple(self.tally.failures),
-            deleted=tuple(self.tally.deleted),
-            messages_read=self.tally.read,
-            messages_written=self.tally.written,
-            messages_skipped=self.tally.skipped,
-            retries=max(0, _retries(self.source) - retries),
-            duration=time.perf_counter() - started,
-            complete=self.checkpoint.pass_complete,
-        )
-
-    async def _prepare_sink(self) -> None:
+    async def prepare(self) -> None:
         """Put an append-only sink back at the checkpoint's position, then save it."""
         checkpoint = self.checkpoint
-        if isinstance(self.sink, RewindableSink):
+        sink = self.sink
+        if isinstance(sink, RewindableSink):
             recorded = checkpoint.sink_position
             if recorded is not None and checkpoint.run_open:
-                await self.sink.rewind(recorded)
-            position = await self.sink.position()
+                await sink.rewind(recorded)
+            position = await sink.position()
             if recorded is not None and position < recorded:
                 msg = (
-                    f"the checkpoint {checkpoint.path} saw {recorded} committed in {self.sink!r}, "
+                    f"the checkpoint {checkpoint.path} saw {recorded} committed in {sink!r}, "
                     f"which now holds {position}: it was replaced or truncated. Restore it, or "
                     "start over with a new checkpoint"
                 )
@@ -271,137 +173,15 @@ class _Migration:
         # Saved before anything is written, so that a crash in the first batch is undone.
         await anyio.to_thread.run_sync(checkpoint.save)
 
-    def _start_readers(self, readers: TaskGroup, items: MemoryObjectSendStream[_Item]) -> None:
-        ids_send, ids_receive = anyio.create_memory_object_stream[str | Conversation]()
-        readers.start_soon(self._list, ids_send)
-        with ids_receive:
-            for _ in range(self.concurrency):
-                readers.start_soon(self._read, ids_receive.clone(), items.clone())
+    # -- reading: what to ask the source for ----------------------------------------------------
 
-    def _abort(self, error: BaseException) -> None:
-        """Stop everything; `run` raises *error* (the first one) once the tasks are done."""
-        if self.error is None:
-            self.error = error
-        self.cancel_all.cancel()
-
-    def emit(
-        self, kind: EventKind, conversation_id: str, messages: int = 0, reason: str | None = None
-    ) -> None:
-        if self.on_progress is not None:
-            event = ProgressEvent(
-                kind=kind, conversation_id=conversation_id, messages=messages, reason=reason
-            )
-            self.on_progress(event)
-
-    def fail(self, conversation_id: str, reason: str, error_type: str) -> None:
-        self.tally.failures.append(
-            ConversationFailure(
-                conversation_id=conversation_id, reason=reason, error_type=error_type
-            )
-        )
-        self.emit("failed", conversation_id, reason=reason)
-        if self.fail_fast:
-            self.stopped = True
-            self.cancel_readers.cancel()
-
-    # -- listing ----------------------------------------------------------------------------------
-
-    async def _list(self, ids: MemoryObjectSendStream[str | Conversation]) -> None:
-        seen: set[str] = set()
-        try:
-            async with ids, contextlib.aclosing(self._conversations()) as conversations:
-                async for item in conversations:
-                    conversation_id = item if isinstance(item, str) else item.id
-                    if conversation_id in seen:
-                        continue
-                    seen.add(conversation_id)
-                    self.emit("listed", conversation_id)
-                    await ids.send(item)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller by run()
-            self._abort(exc)
-
-    async def _conversations(self) -> AsyncGenerator[str | Conversation, None]:
-        if self.conversation_ids is not None:
-            for conversation_id in self.conversation_ids:
-                yield nonempty_str(conversation_id, "each of conversation_ids")
-        else:
-            if not isinstance(self.source, ListsConversations):  # pragma: no cover - checked
-                raise TypeError
-            listing = self.source.conversations()
-            try:
-                async for conversation in listing:
-                    yield conversation
-            finally:
-                await _aclose(listing)
-
-    # -- reading ----------------------------------------------------------------------------------
-
-    async def _read(
-        self,
-        ids: MemoryObjectReceiveStream[str | Conversation],
-        items: MemoryObjectSendStream[_Item],
-    ) -> None:
-        try:
-            async with ids, items:
-                async for item in ids:
-                    if isinstance(item, Conversation):
-                        await items.send(item)
-                        await self._copy(item.id, items)
-                    else:
-                        await self._copy(item, items)
-        except Exception as exc:  # noqa: BLE001 - handed to the caller by run()
-            self._abort(exc)
-
-    async def _copy(self, conversation_id: str, items: MemoryObjectSendStream[_Item]) -> None:
-        """Read one conversation and send what the sink lacks, in batches, then `_Done`."""
+    def plan(self, conversation_id: str) -> Plan | None:
+        """Read from where the sink's copy ends; skip what this pass has finished."""
         known = self.checkpoint.conversations.get(conversation_id)
         if self._done_already(conversation_id, known):
-            self.tally.skipped_conversations += 1
-            self.emit("skipped", conversation_id)
-            return
-        self.emit("started", conversation_id)
-        mark = known.copy() if known is not None else Watermark()
-        batch: list[Message] = []
-        total = copied = 0
-        provider: str | None = None
-        failed = False
-        messages: AsyncIterator[Message] | None = None
-        try:
-            messages = self.source.messages(conversation_id, since=self._since_for(mark))
-            async for message in messages:
-                total += 1
-                provider = provider or message.provider
-                if self._wanted(message, mark):
-                    batch.append(message)
-                    if len(batch) >= BATCH_SIZE:
-                        await items.send(_Batch(conversation_id, batch))
-                        copied += len(batch)
-                        batch = []
-        except Exception as exc:
-            if isinstance(exc, anyio.BrokenResourceError):
-                raise  # the writer is gone: not this conversation's fault
-            failed = True
-            self.fail(conversation_id, _describe(exc), type(exc).__name__)
-        finally:
-            if messages is not None:
-                await _aclose(messages)
-        if batch:  # what was read before a failure is kept too
-            await items.send(_Batch(conversation_id, batch))
-            copied += len(batch)
-        if not failed:
-            await items.send(_Done(conversation_id, provider, total, copied))
-
-    def _wanted(self, message: Message, mark: Watermark) -> bool:
-        """Whether to copy *message*: inside ``since``, and not in the sink yet."""
-        if self.since is not None and (
-            message.created_at is None or message.created_at < self.since
-        ):
-            return False  # read only to count it, for delete_after
-        self.tally.read += 1
-        if mark.holds(message):
-            self.tally.skipped += 1
-            return False
-        return True
+            return None
+        mark = known.copy() if known is not None else None
+        return Plan(since=self._since_for(mark), held=mark)
 
     def _done_already(self, conversation_id: str, known: Watermark | None) -> bool:
         """Deleted at the vendor, or finished in this pass (and not waiting to be deleted)."""
@@ -411,7 +191,7 @@ class _Migration:
             return True
         return self.checkpoint.finished_in_this_pass(conversation_id) and not self.delete_after
 
-    def _since_for(self, mark: Watermark) -> datetime | None:
+    def _since_for(self, mark: Watermark | None) -> datetime | None:
         """
         Where to start reading a conversation.
 
@@ -420,146 +200,73 @@ class _Migration:
         without timestamps past the watermark, which a time window would leave out. The
         watermark then skips what is committed. ``delete_after`` reads everything, to count.
         """
+        since = self.pipeline.since
         if self.delete_after:
             return None
-        if mark.finished_pass is None or mark.untimed or mark.at is None:
-            return self.since
-        if self.since is None or mark.at > self.since:
+        if mark is None or mark.finished_pass is None or mark.untimed or mark.at is None:
+            return since
+        if since is None or mark.at > since:
             return mark.at
-        return self.since
+        return since
 
     # -- writing ----------------------------------------------------------------------------------
 
-    async def _write(self, items: MemoryObjectReceiveStream[_Item]) -> None:
-        writer = _Writer(self)
-        try:
-            async with items:
-                while (item := await writer.next(items)) is not None:
-                    await writer.take(item)
-            # The stream also ends when a cancellation stops the readers: take that path.
-            await anyio.lowlevel.checkpoint()
-            await writer.commit(last=True)
-        except anyio.get_cancelled_exc_class():
-            if self.healthy:
-                # Ctrl-C or a cancelled scope: keep what was written, leave a clean checkpoint
-                # (deleting at the vendor waits for the next run).
-                with anyio.CancelScope(shield=True):
-                    try:
-                        await writer.commit(last=True, delete=False)
-                    except Exception as exc:  # noqa: BLE001 - the cancellation goes on
-                        # Nothing is lost (the checkpoint is older than the sink), but say so.
-                        logger.warning("migration cancelled; its last commit failed: %s", exc)
-            raise
-        except Exception as exc:  # noqa: BLE001 - handed to the caller by run()
-            self.healthy = False
-            self._abort(exc)
-
-
-class _Writer:
-    """The writer's state between commits: what is written but not yet committed."""
-
-    def __init__(self, migration: _Migration) -> None:
-        self.migration = migration
-        self.pending = 0
-        self.written: dict[str, int] = {}
-        self.done: list[_Done] = []
-        self.last_commit = anyio.current_time()
-
-    async def next(self, items: MemoryObjectReceiveStream[_Item]) -> _Item | None:
-        """
-        The next item, or ``None`` at the end; commits while the readers are slow.
-
-        When nothing is waiting, what was written is committed, but at most once per
-        `COMMIT_INTERVAL`: with a slow vendor each page would otherwise cost an fsync and
-        a rewrite of the whole checkpoint.
-        """
-        while True:
-            try:
-                return items.receive_nowait()
-            except anyio.WouldBlock:
-                pass
-            except anyio.EndOfStream:
-                return None
-            wait = math.inf
-            if self.pending or self.done:
-                wait = self.last_commit + COMMIT_INTERVAL - anyio.current_time()
-                if wait <= 0:
-                    await self.commit()
-                    continue
-            with anyio.move_on_after(wait):
-                try:
-                    return await items.receive()
-                except anyio.EndOfStream:
-                    return None
-
-    async def take(self, item: _Item) -> None:
-        migration = self.migration
+    async def take(self, item: Item) -> None:
+        """Write a batch (or a conversation record) into the sink; note a finished one."""
         if isinstance(item, Conversation):
-            if isinstance(migration.sink, RecordsConversations):
-                try:
-                    with anyio.CancelScope(shield=True):
-                        await migration.sink.write_conversations([item])
-                except Exception:
-                    migration.healthy = False
-                    raise
-                self.pending += 1
+            if isinstance(self.sink, RecordsConversations):
+                with anyio.CancelScope(shield=True):
+                    await self.sink.write_conversations([item])
+                self.uncommitted += 1
             return
-        if isinstance(item, _Done):
+        if isinstance(item, Done):
             self.done.append(item)
             return
-        try:
-            # A write is never cut short: after a cancellation the writer still commits.
-            with anyio.CancelScope(shield=True):
-                await migration.sink.write(item.messages)
-        except Exception:
-            migration.healthy = False
-            raise
-        watermark = migration.checkpoint.watermark(item.conversation_id)
+        if not isinstance(item, Batch):
+            return  # a failed conversation: what it sent is kept, it is not finished
+        # A write is never cut short: after a cancellation the writer still commits.
+        with anyio.CancelScope(shield=True):
+            await self.sink.write(item.messages)
+        watermark = self.checkpoint.watermark(item.conversation_id)
         for message in item.messages:
             watermark.advance(message)
         count = len(item.messages)
-        self.pending += count
+        self.uncommitted += count
         self.written[item.conversation_id] = self.written.get(item.conversation_id, 0) + count
-        if self.pending >= COMMIT_EVERY:
-            await self.commit()
 
-    async def commit(self, *, last: bool = False, delete: bool = True) -> None:
+    async def commit(self, *, last: bool = False, cancelled: bool = False) -> None:
         """Commit the sink, then save the checkpoint; then report, then delete."""
-        migration = self.migration
-        if not (self.pending or self.done or last):
+        if not (self.pending or last):
             return
-        checkpoint = migration.checkpoint
+        checkpoint = self.checkpoint
         # The sink's commit and the checkpoint's save go together, cancelled or not.
         with anyio.CancelScope(shield=True):
-            try:
-                await migration.sink.commit()
-                if isinstance(migration.sink, RewindableSink):
-                    checkpoint.sink_position = await migration.sink.position()
-            except Exception:
-                migration.healthy = False
-                raise
+            await self.sink.commit()
+            if isinstance(self.sink, RewindableSink):
+                checkpoint.sink_position = await self.sink.position()
             for done in self.done:
                 checkpoint.watermark(done.conversation_id).finished_pass = checkpoint.pass_number
             if last:
                 checkpoint.run_open = False
             await anyio.to_thread.run_sync(checkpoint.save)
-        self.last_commit = anyio.current_time()
         written, finished = self.written, self.done
-        migration.tally.written += sum(written.values())
-        self.pending, self.written, self.done = 0, {}, []
+        pipeline = self.pipeline
+        pipeline.tally.written += sum(written.values())
+        self.uncommitted, self.written, self.done = 0, {}, []
         for conversation_id, count in written.items():
-            migration.emit("written", conversation_id, count)
+            pipeline.emit("written", conversation_id, count)
         for item in finished:
-            migration.tally.done += 1
-            migration.emit("finished", item.conversation_id, item.copied)
-        if migration.delete_after and finished and delete:
-            await self.delete(finished)
+            pipeline.tally.done += 1
+            pipeline.emit("finished", item.conversation_id, item.copied)
+        # Deleting at the vendor waits for the next run after a cancellation.
+        if self.delete_after and finished and not cancelled:
+            await self._delete(finished)
 
-    async def delete(self, done: list[_Done]) -> None:
+    async def _delete(self, done: list[Done]) -> None:
         """Delete committed conversations at the vendor, where the counts match."""
-        migration = self.migration
-        checkpoint = migration.checkpoint
-        source = migration.source
+        pipeline = self.pipeline
+        checkpoint = self.checkpoint
+        source = pipeline.source
         if not isinstance(source, DeletesConversations):  # pragma: no cover - checked
             raise TypeError
         ready: list[str] = []
@@ -567,13 +274,13 @@ class _Writer:
             watermark = checkpoint.watermark(item.conversation_id)
             if watermark.deleted:
                 continue
-            held = await self.held(item, watermark)
+            held = await self._held(item, watermark)
             if held != item.total:
                 reason = (
                     f"copied, but not deleted: the sink holds {held} of its messages and the "
                     f"vendor has {item.total}"
                 )
-                migration.fail(item.conversation_id, reason, "CountMismatch")
+                pipeline.fail(item.conversation_id, reason, "CountMismatch")
                 continue
             ready.append(item.conversation_id)
         if not ready:
@@ -582,54 +289,28 @@ class _Writer:
             await source.delete_conversations(ready)
         except Exception as exc:  # noqa: BLE001 - reported; the copy itself is done
             for conversation_id in ready:
-                reason = f"copied, but deleting it failed: {_describe(exc)}"
-                migration.fail(conversation_id, reason, type(exc).__name__)
+                reason = f"copied, but deleting it failed: {describe(exc)}"
+                pipeline.fail(conversation_id, reason, type(exc).__name__)
             return
         for conversation_id in ready:
             checkpoint.watermark(conversation_id).deleted = True
-            migration.tally.deleted.append(conversation_id)
+            pipeline.tally.deleted.append(conversation_id)
         await anyio.to_thread.run_sync(checkpoint.save)
         for conversation_id in ready:
-            migration.emit("deleted", conversation_id)
+            pipeline.emit("deleted", conversation_id)
 
-    async def held(self, item: _Done, watermark: Watermark) -> int:
+    async def _held(self, item: Done, watermark: Watermark) -> int:
         """How many of the conversation's messages the sink holds, by its count if it has one."""
-        sink = self.migration.sink
+        sink = self.sink
         if item.provider is not None and isinstance(sink, CountsMessages):
             return await sink.count_messages(item.provider, item.conversation_id)
         return watermark.count
 
 
-def _check_parts(source: object, sink: object) -> None:
-    if not isinstance(source, ChatHistoryProvider):
-        msg = f"source must be a provider (with messages()), got {type(source).__name__}"
-        raise ConfigurationError(msg)
+def _check_sink(sink: object) -> None:
     if not isinstance(sink, Sink):
         msg = (
             "sink must have async write(), commit() and aclose() (see backscroll.sinks.Sink), "
             f"got {type(sink).__name__}"
         )
         raise ConfigurationError(msg)
-
-
-def _name(source: object) -> str:
-    name = getattr(source, "name", None)
-    return name if isinstance(name, str) and name else type(source).__name__
-
-
-def _retries(source: object) -> int:
-    retries = getattr(source, "retries", None)
-    return retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, BackscrollError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
-
-
-async def _aclose(iterator: object) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()
