@@ -217,8 +217,13 @@ async def offset_pages(
     history, and byte-identical messages (a double-sent "ok") may legitimately straddle a
     page boundary; trimming them would lose a message.
 
+    A repeated page of one message over and over (someone sent "?" many times in one
+    second) cannot be told from the end of the conversation by any request: it is refused
+    with `PaginationError` (advising a larger page) rather than taken for the end.
+
     Raises:
-        PaginationError: the vendor ignores ``offset``, or keeps repeating a page.
+        PaginationError: the vendor ignores ``offset``, keeps repeating a page, or two
+            pages in a row hold nothing but one identical message.
     """
     offset = start
     recent: deque[Hashable] = deque(maxlen=limit)  # the last positions yielded
@@ -229,6 +234,14 @@ async def offset_pages(
         page = (await fetch(offset, asked))[:asked]  # a vendor may send more than asked
         prints = [fingerprint(record) for record in page]
         if len(page) == asked and _repeats(prints, recent):
+            if all(p == prints[0] for p in prints):
+                msg = (
+                    f"{provider} answered offset={offset} with {limit} identical messages, "
+                    "as many as the page holds, just like the page before: more of them and "
+                    "the end of the conversation look the same, so paging stops rather than "
+                    "risk losing messages. Read it again with a larger page_size."
+                )
+                raise PaginationError(msg)
             resolved = await _resolve_repeat(
                 fetch, offset, limit=limit, fingerprint=fingerprint, recent=recent, head=head
             )
@@ -365,6 +378,10 @@ async def cursor_pages(
     boundary: datetime | None = None
     at_boundary: set[str] = set()
     stalls = 0
+    # Ascending, the first page is held back until the next answer honours its cursor: a
+    # vendor that ignores ``after`` answers with its newest page, which must not pass for
+    # the oldest (nothing else would show the loss).
+    held: Sequence[Message] = ()
     while True:
         page = await fetch(cursor, limit)
         newest_first = _listing_direction(page.messages, default=newest_first)
@@ -375,6 +392,9 @@ async def cursor_pages(
             side = "after" if ascending else "before"
             _check_stalls(stalls, provider, f"{side}={cursor.isoformat() if cursor else None}")
             continue
+        if held:
+            yield held
+            held = ()
         fresh = _fresh(ordered, boundary, at_boundary, ascending=ascending)
         if not fresh:
             step = _nothing_new(page, limit, max_limit, stalls)
@@ -388,16 +408,27 @@ async def cursor_pages(
             _check_stalls(stalls, provider, where)
             continue
         stalls = 0
-        yield fresh
-        last = fresh[-1].created_at
-        if last is None:  # pragma: no cover - fetch guarantees timestamps
-            raise AssertionError
-        if last != boundary:
-            boundary, at_boundary = last, set()
-        at_boundary.update(_ids_at_end(fresh, boundary))
+        if ascending and boundary is None and page.has_more is not False:
+            held = fresh
+        else:
+            yield fresh
+        boundary, at_boundary = _advance(fresh, boundary, at_boundary)
         if page.has_more is False:
             return
         cursor = _overlapping_cursor(boundary, ascending=ascending)
+
+
+def _advance(
+    fresh: Sequence[Message], boundary: datetime | None, at_boundary: set[str]
+) -> tuple[datetime, set[str]]:
+    """The new boundary (the last timestamp yielded) and the ids yielded at it."""
+    last = fresh[-1].created_at
+    if last is None:  # pragma: no cover - fetch guarantees timestamps
+        raise AssertionError
+    if last != boundary:
+        boundary, at_boundary = last, set()
+    at_boundary.update(_ids_at_end(fresh, last))
+    return last, at_boundary
 
 
 def _nothing_new(page: CursorPage, limit: int, max_limit: int, stalls: int) -> int | None:
@@ -451,7 +482,7 @@ def _fresh(
     return [m for m in ordered if _is_new(m, boundary, at_boundary, ascending=ascending)]
 
 
-def _ids_at_end(fresh: list[Message], boundary: datetime) -> list[str]:
+def _ids_at_end(fresh: Sequence[Message], boundary: datetime) -> list[str]:
     """The ids of the messages at *boundary*, the last timestamp of the sorted *fresh*."""
     ids: list[str] = []
     for message in reversed(fresh):
@@ -500,10 +531,15 @@ def _in_order(messages: Sequence[Message], *, ascending: bool, newest_first: boo
 
 
 def _overlapping_cursor(boundary: datetime, *, ascending: bool) -> datetime:
-    """An exclusive cursor one second short of *boundary*, so its siblings come again."""
+    """
+    The whole second before *boundary*, as an exclusive cursor, so its siblings come again.
+
+    Cursors go out with one-second resolution; for a boundary with a fraction of a second
+    the overlap stays under one second (``12:00:01.5`` gives ``after=12:00:01``).
+    """
     if ascending:
-        return _shift(_floor_second(boundary), -_ONE_SECOND)
-    return _shift(_ceil_second(boundary), _ONE_SECOND)
+        return _shift(_ceil_second(boundary), -_ONE_SECOND)
+    return _shift(_floor_second(boundary), _ONE_SECOND)
 
 
 def _floor_second(value: datetime) -> datetime:

@@ -52,6 +52,15 @@ class OffsetServer:
         return self.records[offset : offset + limit]
 
 
+def longest_run(records: Sequence[Record]) -> int:
+    """The most identical texts in a row."""
+    best = run = 0
+    for i, (_, text) in enumerate(records):
+        run = run + 1 if i and records[i - 1][1] == text else 1
+        best = max(best, run)
+    return best
+
+
 def fingerprint(record: Record) -> object:
     return record[1]
 
@@ -85,10 +94,24 @@ def conversation(size: int, doubles: Sequence[int] = ()) -> list[Record]:
 async def test_every_position_once_in_order(
     size: int, limit: int, past_end: str, repeat_every: int | None, doubles: set[int]
 ) -> None:
-    """Whatever the size, page size, end-of-history answer and repeats, each record comes once."""
+    """Whatever the size, page size, end-of-history answer and repeats, each record comes once.
+
+    The one refusal allowed: a run of identical messages as long as a page, which looks
+    the same as the end of the conversation (PaginationError, never a silent cut).
+    """
     records = conversation(size, sorted(doubles))
     server = OffsetServer(records, past_end=past_end, repeat_every=repeat_every)
-    assert await collect(server, limit) == records
+    if longest_run(records) < limit:
+        assert await collect(server, limit) == records
+        return
+    try:
+        got = await collect(server, limit)
+    except PaginationError as error:
+        message = str(error)
+    else:
+        assert got == records
+        return
+    assert "larger page_size" in message
 
 
 @given(size=st.integers(0, 350), limit=st.integers(2, 100))
@@ -165,3 +188,17 @@ async def test_breaking_early_stops_fetching() -> None:
         break
     await pages.aclose()
     assert server.requests == 1
+
+
+@pytest.mark.parametrize("past_end", ["last_page", "empty"])
+async def test_a_run_of_identical_messages_is_refused_not_cut(past_end: str) -> None:
+    """Two full pages of one message repeated end in PaginationError, never a silent end."""
+    records = [(0, "hello"), *((i, "?") for i in range(1, 9)), (9, "bye")]
+    with pytest.raises(PaginationError, match="larger page_size"):
+        await collect(OffsetServer(records, past_end=past_end), 2)
+
+
+async def test_a_run_of_identical_messages_shorter_than_a_page_is_read_whole() -> None:
+    """Identical messages that do not fill two pages in a row are read one by one."""
+    records = [(0, "hello"), *((i, "?") for i in range(1, 4)), (4, "bye")]
+    assert await collect(OffsetServer(records), 2) == records

@@ -300,15 +300,29 @@ async def test_talkifai_survives_repeated_pages(sandbox: Sandbox, order: Order, 
 
 @pytest.mark.parametrize("order", ORDERS)
 async def test_cursor_detects_an_ignored_cursor(sandbox: Sandbox, order: Order) -> None:
-    """A server that ignores before/after is read whole or refused, never silently cut."""
+    """
+    A server that ignores before/after is read whole or refused, never silently cut.
+
+    What was yielded before the refusal is a true start of the history in that order:
+    ascending, nothing at all (the newest page must not pass for the oldest).
+    """
     sandbox.cursor_quirks = CursorQuirks(ignore_cursor=True)
     verdicts = Verdicts()
+    refused = 0
     async with sandbox.cursor() as provider:
         for conversation_id, records in sandbox.data.cursor.items():
             where = f"cursor ignore_cursor {conversation_id} ({len(records)}) {order}"
+            truth = ordered(cursor_truth(records), order)
+            messages: list[Message] = []
             try:
-                messages = await read(provider, conversation_id, order, 7)
+                async for message in provider.messages(conversation_id, order=order, page_size=7):
+                    messages.append(message)  # noqa: PERF401 - kept when the loop raises
             except PaginationError:
+                refused += 1
+                verdicts.check(messages, truth[: len(messages)], f"{where} (before refusing)")
+                if order == "asc":
+                    assert messages == [], f"{where}: yielded before refusing"
                 continue
-            verdicts.check(messages, ordered(cursor_truth(records), order), where)
+            verdicts.check(messages, truth, where)
     verdicts.conclude()
+    assert refused, "no conversation was long enough to need a cursor"
