@@ -48,7 +48,9 @@ def describe(value: object) -> str:
     except ValueError:  # an int past Python's digit limit for str()
         return f"{kind} of {value.bit_length() if isinstance(value, int) else '?'} bits"
     if len(text) > _MAX_SHOWN:
-        text = text[: _MAX_SHOWN - 3] + "..."
+        # Never a cut-off excerpt: a credential cut in two would escape redaction.
+        size = len(value) if isinstance(value, str | bytes) else len(text)
+        return f"{kind} of {size} characters"
     return f"{kind} {text}"
 
 

@@ -279,6 +279,7 @@ class HTTPCore:
             self._timeout = (
                 timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
             )
+        self._closed = False
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             timeout=self._timeout or DEFAULT_TIMEOUT, follow_redirects=False
@@ -289,11 +290,12 @@ class HTTPCore:
 
     async def aclose(self) -> None:
         """Close the HTTP client if this core created it; a caller's client stays open."""
+        self._closed = True
         if self._owns_client:
             await self._client.aclose()
 
     def url(self, *segments: str) -> str:
-        """The absolute URL of a path under the base URL; *segments* are encoded."""
+        """The absolute URL of a path under the base URL (encode ids with `encode_path_segment`)."""
         return self.base_url + "/" + "/".join(segments)
 
     async def request_json(
@@ -374,7 +376,7 @@ class HTTPCore:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _check_open(self) -> None:
-        if self._client.is_closed:
+        if self._closed or self._client.is_closed:
             msg = (
                 f"this {self.provider} provider is closed (aclose() or the end of its "
                 "async with) and cannot send requests; create a new one"

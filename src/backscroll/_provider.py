@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backscroll._http import HTTPCore
 from backscroll._paging import Window, clamp_page_size, windowed
-from backscroll._validate import nonempty_str
+from backscroll._validate import credential, nonempty_str
 from backscroll.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def resolve_credential(value: str | None, *, parameter: str, env_var: str, provi
     if not value:
         msg = f"{provider} needs a credential: pass {parameter}=... or set {env_var}"
         raise ConfigurationError(msg)
-    return nonempty_str(value, f"{provider} {parameter}")
+    return credential(value, f"{provider} {parameter}")
 
 
 def resolve_timezone(value: tzinfo | str) -> tzinfo:

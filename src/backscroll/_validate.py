@@ -10,7 +10,20 @@ from __future__ import annotations
 from backscroll._fields import describe
 from backscroll.errors import ConfigurationError
 
-__all__ = ["nonempty_str", "positive_int"]
+__all__ = ["credential", "nonempty_str", "positive_int"]
+
+
+def credential(value: object, what: str) -> str:
+    """
+    Return *value* if it is a non-empty string, else raise `ConfigurationError`.
+
+    Unlike `nonempty_str`, the message names only the type: the value is a credential,
+    whatever its type.
+    """
+    if isinstance(value, str) and value:
+        return value
+    msg = f"{what} must be a non-empty string, got {type(value).__name__}"
+    raise ConfigurationError(msg)
 
 
 def nonempty_str(value: object, what: str) -> str:

@@ -159,8 +159,48 @@ async def test_convai_error_body_is_an_authentication_error(status: int) -> None
     async with ConvaiProvider(
         api_key="cv-key-1234", character_id="c", http_client=client(answer(CONVAI_ERROR, status))
     ) as provider:
-        with pytest.raises(AuthenticationError, match="Invalid API key provided"):
+        with pytest.raises(AuthenticationError, match="Invalid API key provided") as info:
             [c async for c in provider.conversations()]
+    assert info.value.status_code == status  # the status Convai sent, not an invented one
+
+
+async def test_convai_delete_that_does_not_say_deleted_is_an_error() -> None:
+    """A delete answered without the documented success status raises, naming what came."""
+    async with ConvaiProvider(
+        api_key="cv-key-1234", character_id="c", http_client=client(answer({"status": "QUEUED"}))
+    ) as provider:
+        with pytest.raises(ResponseFormatError, match="delete response"):
+            await provider.delete_conversations(["a"])
+
+
+async def test_a_credential_of_the_wrong_type_is_not_shown() -> None:
+    """An api_key given as bytes is refused by type name, its value never in the message."""
+    with pytest.raises(backscroll.ConfigurationError) as info:
+        ConvaiProvider(api_key=b"sk_live_SECRETSECRET", character_id="c")  # type: ignore[arg-type]
+    assert "SECRET" not in str(info.value)
+    assert "bytes" in str(info.value)
+
+
+async def test_a_closed_provider_refuses_even_with_the_callers_client() -> None:
+    """After aclose(), a provider on a caller's (still open) client refuses to send."""
+    http_client = client(answer(TALKIFAI_PAGE))
+    provider = TalkifaiProvider(token="tk-secret-1", http_client=http_client)
+    await provider.aclose()
+    assert not http_client.is_closed
+    with pytest.raises(backscroll.ProviderClosedError):
+        [m async for m in provider.messages("c")]
+    await http_client.aclose()
+
+
+async def test_a_long_echoed_value_is_never_shown_cut_in_two() -> None:
+    """A misshapen field quoting a long credential shows its size, not a cut excerpt."""
+    key = "sk_live_" + "0123456789" * 8
+    record = {"id": "m1", "text": "hi", "sender_type": "user", "created_at": "x" * 30 + key}
+    body = {"status": "success", "data": {"messages": [record]}}
+    async with CursorProvider(api_key=key, http_client=client(answer(body))) as provider:
+        with pytest.raises(ResponseFormatError) as info:
+            [m async for m in provider.messages("c")]
+    assert "sk_live_0123" not in str(info.value)
 
 
 async def test_convai_day_first_date_that_is_not_a_date_is_a_format_error() -> None:

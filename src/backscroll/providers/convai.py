@@ -111,13 +111,14 @@ class ConvaiProvider(HTTPProvider):
         return data
 
     def _raise_error_body(self, endpoint: str, error: object) -> None:
-        # Convai sometimes reports errors in a 200 body.
+        # Convai sometimes reports errors in a 200 body: the status stays the one it sent,
+        # the class says what the text means.
         text = self._http.redact(str(error))
         if "key" in text.lower():
             msg = f"convai rejected the API key on {endpoint}: {text!r}. Check {ENV_VAR}."
-            raise AuthenticationError(msg, status_code=401, provider="convai", vendor_message=text)
+            raise AuthenticationError(msg, status_code=200, provider="convai", vendor_message=text)
         msg = f"convai answered {endpoint} with an error: {text!r}"
-        raise BadRequestError(msg, status_code=400, provider="convai", vendor_message=text)
+        raise BadRequestError(msg, status_code=200, provider="convai", vendor_message=text)
 
     async def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
         """
@@ -231,4 +232,9 @@ class ConvaiProvider(HTTPProvider):
         session_ids = [nonempty_str(session_id, "a session id") for session_id in ids]
         if not session_ids:
             return
-        await self._post("delete", {"charID": self.character_id, "sessionIDs": session_ids})
+        body = {"charID": self.character_id, "sessionIDs": session_ids}
+        with self._http.redact.errors():
+            data = await self._post("delete", body)
+            status = data.get("status") if isinstance(data, Mapping) else data
+            if status != "SUCCESSFULLY DELETED":
+                f.fail("convai", "the delete response", '{"status": "SUCCESSFULLY DELETED"}', data)

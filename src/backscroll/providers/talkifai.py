@@ -29,7 +29,7 @@ from backscroll._ids import Occurrences, derived_id
 from backscroll._models import Message, Role
 from backscroll._paging import MAX_STALLS, Window, offset_pages
 from backscroll._provider import HTTPProvider, resolve_credential
-from backscroll._validate import nonempty_str
+from backscroll._validate import credential
 from backscroll.errors import ConfigurationError, PaginationError
 
 if TYPE_CHECKING:
@@ -119,7 +119,7 @@ class TalkifaiProvider(HTTPProvider):
                 f"({type(exc).__name__}); it must return that conversation's session token"
             )
             raise ConfigurationError(msg) from exc
-        token = nonempty_str(token, "the talkifai token")
+        token = credential(token, f"the talkifai token for conversation {conversation_id!r}")
         self._http.redact.add(token)
         return {"Authorization": f"Bearer {token}"}
 
