@@ -201,3 +201,12 @@ def test_reprs_say_what_is_inside() -> None:
 
     assert repr(sandbox) == "<Sandbox seed=5 faults=[]>"
     assert repr(sandbox.data).startswith("<SandboxData seed=5: 7 convai sessions")
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cursor_conversations_are_oldest_first_for_any_seed(seed: int) -> None:
+    """Every cursor-API conversation's records are in time order, the documented one too."""
+    data = SandboxData(seed=seed)
+    for records in data.cursor.values():
+        stamps = [r["created_at"] for r in records]
+        assert stamps == sorted(stamps)

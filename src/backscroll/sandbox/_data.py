@@ -394,8 +394,17 @@ class SandboxData:
     def _build_cursor(self, sizes: Sequence[int]) -> None:
         conversation = DOCS_CURSOR_CONVERSATION
         self.cursor[conversation] = []
-        self._extend_cursor_at(conversation, 45, datetime(2026, 3, 15, 13, 30, tzinfo=UTC))
-        # The two documented messages close it (13:59:11 and 14:00:01), as in the example.
+        generated = self._extend_cursor_at(
+            conversation, 45, datetime(2026, 3, 15, 13, 30, tzinfo=UTC)
+        )
+        # The two documented messages close it (13:59:11 and 14:00:01), as in the example:
+        # a timeline that ran past them is moved back whole, bursts and gaps kept.
+        latest = datetime.fromisoformat(generated[-1]["created_at"])
+        overrun = latest - datetime(2026, 3, 15, 13, 59, 10, tzinfo=UTC)
+        if overrun > timedelta(0):
+            for record in generated:
+                moved = datetime.fromisoformat(record["created_at"]) - overrun
+                record["created_at"] = moved.strftime("%Y-%m-%dT%H:%M:%SZ")
         self.cursor[conversation] += [
             {
                 "id": "msg_92kd82",
