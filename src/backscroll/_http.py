@@ -129,6 +129,11 @@ class RetryPolicy:
         return status_code in RETRYABLE_STATUSES or status_code >= 500  # noqa: PLR2004
 
 
+def _now() -> float:
+    """The wall clock, for ``Retry-After`` dates (a seam for the tests' fixed clock)."""
+    return time.time()
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     milliseconds = response.headers.get("retry-after-ms")
     if milliseconds is not None:
@@ -150,7 +155,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     if when.tzinfo is None:
         # RFC 5322's "-0000" (no zone known) parses naive; HTTP-dates are always GMT.
         when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - _now())
 
 
 def _is_loopback(host: str) -> bool:
