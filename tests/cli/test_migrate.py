@@ -96,6 +96,22 @@ def test_shards_split_a_listed_account_exactly(served: Served, tmp_path: Path, c
     assert sorted(seen) == sorted(nonempty)  # the union is everything, no session twice
 
 
+def test_a_shards_checkpoint_names_the_character(served: Served, tmp_path: Path) -> None:
+    """A shard is checkpointed as its source: another character's run cannot reuse it."""
+    args = ["migrate", *vendor_args(served, "convai"), "--shard", "0/2", "--to", "jsonl:p.jsonl"]
+    assert invoke(*args, env=served.env).exit_code == 0
+    checkpoint = tmp_path / "p.jsonl.convai.shard-0-of-2.checkpoint.json"
+    source = json.loads(checkpoint.read_text())["source"]
+    assert source == {
+        "name": "convai",
+        "base_url": served.base_url("convai"),
+        "character_id": CONVAI_CHARACTER_ID,
+    }
+    result = invoke(*args, "--character-id", "another-character", env=served.env)
+    assert result.exit_code == 2, result.output
+    assert "'another-character' here" in result.stderr
+
+
 def test_shards_split_a_list_of_ids_exactly(served: Served, tmp_path: Path) -> None:
     """With --ids-file, the shards of N workers partition the ids: disjoint, complete."""
     ids = sorted(served.sandbox.data.cursor)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import backscroll
 from backscroll import CheckpointError
 from backscroll._migration import checkpoint as checkpoint_module
+from backscroll._migration.checkpoint import Checkpoint, Watermark
+from backscroll.providers import JsonlProvider
+from backscroll.sandbox import CONVAI_API_KEY, CONVAI_CHARACTER_ID, Sandbox
 from backscroll.sinks import JsonlSink, SqliteSink
 
-from .fakes import MemoryProvider
+from .fakes import Crash, MemoryProvider, crash_on
 
 pytestmark = pytest.mark.anyio
 
@@ -29,8 +34,8 @@ async def test_the_checkpoint_records_watermarks_and_the_pass(tmp_path: Path) ->
     await migrate_into_sqlite(tmp_path, MemoryProvider.build([3, 0], burst=2))
     data = json.loads((tmp_path / "ckpt.json").read_text())
     assert data["format"] == "backscroll-checkpoint"
-    assert data["source"] == "memory"
-    assert data["sink"] == "SqliteSink"
+    assert data["source"] == {"name": "memory"}
+    assert data["sink"] == {"type": "SqliteSink", "path": str((tmp_path / "out.db").resolve())}
     assert data["pass_complete"] is True
     assert data["run_open"] is False
     assert data["conversations"]["c0"] == {
@@ -114,7 +119,7 @@ async def test_another_sources_checkpoint_is_refused(tmp_path: Path) -> None:
     await migrate_into_sqlite(tmp_path)
     other = MemoryProvider.build([1])
     other.name = "elsewhere"
-    with pytest.raises(CheckpointError, match="from 'memory' into a SqliteSink"):
+    with pytest.raises(CheckpointError, match="source name: 'memory' in the checkpoint, 'else"):
         await migrate_into_sqlite(tmp_path, other)
 
 
@@ -122,7 +127,9 @@ async def test_another_sinks_checkpoint_is_refused(tmp_path: Path) -> None:
     """A checkpoint written for a SqliteSink is refused for a JsonlSink."""
     await migrate_into_sqlite(tmp_path)
     async with JsonlSink(tmp_path / "out.jsonl") as sink:
-        with pytest.raises(CheckpointError, match="not from 'memory' into a JsonlSink"):
+        with pytest.raises(
+            CheckpointError, match="sink type: 'SqliteSink' in the checkpoint, 'JsonlSink' here"
+        ):
             await backscroll.migrate(
                 MemoryProvider.build([1]), sink, checkpoint=tmp_path / "ckpt.json"
             )
@@ -168,3 +175,117 @@ async def test_another_writer_after_a_clean_run_is_left_alone(tmp_path: Path) ->
     lines = (tmp_path / "out.jsonl").read_text().splitlines()
     assert lines[3] == '{"someone": "else"}'
     assert len(lines) == 6
+
+
+async def test_an_interrupted_runs_checkpoint_cuts_no_other_export(tmp_path: Path) -> None:
+    """Resuming into another JSONL file is refused before its tail is cut off as leftovers."""
+    checkpoint = tmp_path / "ckpt.json"
+    async with JsonlSink(tmp_path / "a.jsonl") as sink:
+        crash_on(sink, write=1)
+        with contextlib.suppress(Crash):
+            await backscroll.migrate(
+                MemoryProvider.build([300]), sink, checkpoint=checkpoint, concurrency=1
+            )
+    assert json.loads(checkpoint.read_text())["run_open"] is True
+    other = tmp_path / "b.jsonl"
+    other.write_text('{"kept": 1}\n{"kept": 2}\n')
+    async with JsonlSink(other) as sink:
+        with pytest.raises(CheckpointError, match=r"sink path: '.*a\.jsonl' in the checkpoint"):
+            await backscroll.migrate(MemoryProvider.build([300]), sink, checkpoint=checkpoint)
+    assert other.read_text() == '{"kept": 1}\n{"kept": 2}\n'
+
+
+async def test_another_convai_characters_checkpoint_is_refused(tmp_path: Path) -> None:
+    """Two Convai characters are both "convai": the character tells them apart, no key shown."""
+    sandbox = Sandbox(seed=0)
+    checkpoint = tmp_path / "ckpt.json"
+    async with sandbox.convai() as source, SqliteSink(tmp_path / "out.db") as sink:
+        await backscroll.migrate(source, sink, checkpoint=checkpoint)
+    async with (
+        sandbox.convai(character_id="another-character") as source,
+        SqliteSink(tmp_path / "out.db") as sink,
+    ):
+        with pytest.raises(CheckpointError) as raised:
+            await backscroll.migrate(source, sink, checkpoint=checkpoint)
+    message = str(raised.value)
+    assert f"source character_id: {CONVAI_CHARACTER_ID!r} in the checkpoint" in message
+    assert "'another-character' here" in message
+    assert "own checkpoint file" in message
+    for text in (message, checkpoint.read_text()):
+        assert CONVAI_API_KEY not in text
+
+
+async def test_the_source_is_named_without_credentials(tmp_path: Path) -> None:
+    """A base URL's user, password and query are left out of the checkpoint."""
+
+    class Hosted(MemoryProvider):
+        base_url = "https://user:hunter2@chat.example/api/v1?key=hunter3"
+
+    await migrate_into_sqlite(tmp_path, Hosted(MemoryProvider.build([1]).data))
+    data = json.loads((tmp_path / "ckpt.json").read_text())
+    assert data["source"] == {"name": "memory", "base_url": "https://chat.example/api/v1"}
+    assert "hunter" not in (tmp_path / "ckpt.json").read_text()
+
+
+async def test_another_exports_checkpoint_is_refused(tmp_path: Path) -> None:
+    """Two JSONL exports are both "jsonl": their resolved files tell them apart."""
+    for name in ("one.jsonl", "two.jsonl"):
+        async with JsonlSink(tmp_path / name) as sink:
+            await backscroll.migrate(MemoryProvider.build([2]), sink)
+    async with JsonlProvider(tmp_path / "one.jsonl") as source:
+        await migrate_into_sqlite(tmp_path, source)  # type: ignore[arg-type]
+    async with JsonlProvider(tmp_path / "two.jsonl") as source:
+        with pytest.raises(CheckpointError, match=r"source path: .*one\.jsonl' in the checkp"):
+            await migrate_into_sqlite(tmp_path, source)  # type: ignore[arg-type]
+
+
+def test_a_save_encodes_only_the_conversations_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a save, the next one encodes again just the watermarks handed out since."""
+    path = tmp_path / "ckpt.json"
+    identity = {"source": {"name": "memory"}, "sink": {"type": "SqliteSink"}}
+    checkpoint = Checkpoint.open(path, **identity)
+    for n in range(100):
+        checkpoint.watermark(f"c{n}").count = n
+    checkpoint.save()
+    encoded: list[Watermark] = []
+    real = Watermark.to_json
+
+    def counted(self: Watermark) -> dict[str, Any]:
+        encoded.append(self)
+        return real(self)
+
+    monkeypatch.setattr(Watermark, "to_json", counted)
+    checkpoint.watermark("c7").count += 100
+    checkpoint.save()
+    assert len(encoded) == 1
+    reopened = Checkpoint.open(path, **identity)
+    assert len(reopened.conversations) == 100
+    assert reopened.conversations["c7"].count == 107
+    assert reopened.conversations["c8"].count == 8
+
+
+def test_an_unchanged_checkpoint_is_not_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save with nothing changed since the last one writes nothing (no fsync)."""
+    checkpoint = Checkpoint.open(
+        tmp_path / "ckpt.json", source={"name": "memory"}, sink={"type": "SqliteSink"}
+    )
+    checkpoint.watermark("c0").count = 1
+    writes: list[bytes] = []
+    real = checkpoint_module.write_atomically
+
+    def counted(path: Path, data: bytes) -> None:
+        writes.append(data)
+        real(path, data)
+
+    monkeypatch.setattr(checkpoint_module, "write_atomically", counted)
+    checkpoint.save()
+    checkpoint.save()
+    checkpoint.watermark("c0")  # handed out, left as it was
+    checkpoint.save()
+    checkpoint.sink_position = 10
+    checkpoint.save()
+    assert len(writes) == 2

@@ -9,9 +9,15 @@ position when the sink is append-only (`backscroll.sinks.RewindableSink`), and w
 over the conversations is under way, so that a resumed run skips what the interrupted run
 finished while a rerun after a complete run checks everything for new messages.
 
+It names the migration it belongs to: the source (its name, and its base URL, character
+and file where it has them; never a credential) and the sink (its type and resolved file),
+so that it is never used with another source or sink, whose files it would skip or cut.
+
 Writes go to a temporary file in the same directory, are flushed and fsynced, and then
 ``os.replace`` it over the old file (and the directory is fsynced): a crash leaves either
-the old checkpoint or the new one, never a mix.
+the old checkpoint or the new one, never a mix. A save costs what changed since the last
+one, not the whole account: each conversation's JSON is kept encoded and only the
+conversations touched since are encoded again (the file itself is still written whole).
 """
 
 from __future__ import annotations
@@ -36,7 +42,11 @@ if TYPE_CHECKING:
 __all__ = ["Checkpoint", "Watermark"]
 
 FORMAT: Final = "backscroll-checkpoint"
-VERSION: Final = 1
+#: 2: the source and the sink are named by their identity, not only by name and type.
+VERSION: Final = 2
+
+#: What names a source or a sink: ``{"name": "convai", "character_id": "7f3e..."}``.
+Identity = dict[str, str]
 
 
 @attrs.define(kw_only=True)
@@ -102,19 +112,27 @@ class Checkpoint:
     The state of a migration, kept in memory and (with a path) saved after every commit.
 
     Without a path nothing is saved: the migration still deduplicates within the run.
+    Change a conversation's watermark through `watermark` only: the next `save` encodes
+    again just the conversations it handed out.
     """
 
     path: Path | None
-    source: str
-    sink: str
+    source: Identity
+    sink: Identity
     sink_position: int | None = None
     run_open: bool = False
     pass_number: int = 1
     pass_complete: bool = False
     conversations: dict[str, Watermark] = attrs.Factory(dict)
+    _encoded: dict[str, str] = attrs.field(init=False, factory=dict, repr=False, eq=False)
+    _touched: set[str] = attrs.field(init=False, factory=set, repr=False, eq=False)
+    _saved: bytes | None = attrs.field(init=False, default=None, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._touched.update(self.conversations)
 
     @classmethod
-    def open(cls, path: Path | None, *, source: str, sink: str) -> Checkpoint:
+    def open(cls, path: Path | None, *, source: Identity, sink: Identity) -> Checkpoint:
         """
         Read the checkpoint at *path*, or start a new one if there is no file yet.
 
@@ -123,7 +141,7 @@ class Checkpoint:
 
         Raises:
             CheckpointError: the file cannot be read, is damaged, or was written for a
-                migration from another source or into another kind of sink.
+                migration from another source or into another sink.
         """
         if path is None:
             return cls(path=None, source=source, sink=sink)
@@ -135,11 +153,15 @@ class Checkpoint:
             msg = f"cannot read the checkpoint {path}: {_reason(exc)}"
             raise CheckpointError(msg) from None
         checkpoint = _parse(path, text)
-        if (checkpoint.source, checkpoint.sink) != (source, sink):
+        differences = [
+            *_differences("source", checkpoint.source, source),
+            *_differences("sink", checkpoint.sink, sink),
+        ]
+        if differences:
             msg = (
-                f"the checkpoint {path} belongs to a migration from {checkpoint.source!r} into "
-                f"a {checkpoint.sink}, not from {source!r} into a {sink}: give this migration "
-                "its own checkpoint file"
+                f"the checkpoint {path} belongs to another migration ({'; '.join(differences)}). "
+                "Give this migration its own checkpoint file, or use this one with the source "
+                "and the sink it was written for"
             )
             raise CheckpointError(msg)
         if checkpoint.pass_complete:
@@ -148,10 +170,11 @@ class Checkpoint:
         return checkpoint
 
     def watermark(self, conversation_id: str) -> Watermark:
-        """The conversation's watermark, created empty on first use."""
+        """The conversation's watermark to change, created empty on first use."""
         watermark = self.conversations.get(conversation_id)
         if watermark is None:
             watermark = self.conversations[conversation_id] = Watermark()
+        self._touched.add(conversation_id)
         return watermark
 
     def finished_in_this_pass(self, conversation_id: str) -> bool:
@@ -159,35 +182,65 @@ class Checkpoint:
         watermark = self.conversations.get(conversation_id)
         return watermark is not None and watermark.finished_pass == self.pass_number
 
-    def to_json(self) -> dict[str, Any]:
-        """The checkpoint as JSON data."""
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "source": self.source,
-            "sink": self.sink,
-            "sink_position": self.sink_position,
-            "run_open": self.run_open,
-            "pass": self.pass_number,
-            "pass_complete": self.pass_complete,
-            "conversations": {cid: w.to_json() for cid, w in self.conversations.items()},
-        }
+    def encode(self) -> bytes:
+        """The checkpoint as compact JSON, encoding only the conversations touched since."""
+        encoded = self._encoded
+        for conversation_id in self._touched:
+            watermark = self.conversations[conversation_id]
+            encoded[conversation_id] = f"{_json(conversation_id)}:{_json(watermark.to_json())}"
+        self._touched.clear()
+        head = _json(
+            {
+                "format": FORMAT,
+                "version": VERSION,
+                "source": self.source,
+                "sink": self.sink,
+                "sink_position": self.sink_position,
+                "run_open": self.run_open,
+                "pass": self.pass_number,
+                "pass_complete": self.pass_complete,
+            }
+        )
+        text = f'{head[:-1]},"conversations":{{{",".join(encoded.values())}}}}}'
+        return text.encode("ascii")  # _json escapes everything else
 
     def save(self) -> None:
         """
         Replace the checkpoint file atomically (blocking: run it in a worker thread).
+
+        Nothing is written when nothing changed since the last save.
 
         Raises:
             CheckpointError: the file cannot be written.
         """
         if self.path is None:
             return
-        data = json.dumps(self.to_json(), separators=(",", ":")).encode("utf-8")
+        data = self.encode()
+        if data == self._saved:
+            return
         try:
             write_atomically(self.path, data)
         except OSError as exc:
             msg = f"cannot write the checkpoint {self.path}: {_reason(exc)}"
             raise CheckpointError(msg) from None
+        self._saved = data
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"))
+
+
+def _differences(part: str, recorded: Identity, given: Identity) -> list[str]:
+    """What differs between two identities: ``sink path: '/a' in the checkpoint, '/b' here``."""
+    return [
+        f"{part} {key}: {_shown(old)} in the checkpoint, {_shown(new)} here"
+        for key in sorted(recorded.keys() | given.keys())
+        if (old := recorded.get(key)) != (new := given.get(key))
+    ]
+
+
+def _shown(value: str | None) -> str:
+    return "none" if value is None else repr(value)
 
 
 def write_atomically(path: Path, data: bytes) -> None:
@@ -246,8 +299,8 @@ def _parse(path: Path, text: str) -> Checkpoint:
         conversations = _mapping(top.get("conversations"), "conversations")
         return Checkpoint(
             path=path,
-            source=_str(top.get("source"), "source"),
-            sink=_str(top.get("sink"), "sink"),
+            source=_identity(top.get("source"), "source"),
+            sink=_identity(top.get("sink"), "sink"),
             sink_position=position,
             run_open=_bool(top.get("run_open", False), "run_open"),
             pass_number=_count(top.get("pass"), "pass"),
@@ -292,6 +345,13 @@ def _watermark(value: object, where: str) -> Watermark:
         finished_pass=None if finished is None else _count(finished, f"{where}.finished_pass"),
         deleted=_bool(data.get("deleted", False), f"{where}.deleted"),
     )
+
+
+def _identity(value: object, where: str) -> Identity:
+    data = _mapping(value, where)
+    return {
+        _str(key, f"a key of {where}"): _str(item, f"{where}.{key}") for key, item in data.items()
+    }
 
 
 def _mapping(value: object, where: str) -> Mapping[str, Any]:

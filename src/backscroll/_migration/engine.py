@@ -17,8 +17,10 @@ rewindable one is cut back to the checkpoint's position before the rerun writes.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.to_thread
@@ -31,11 +33,10 @@ from backscroll.errors import CheckpointError, ConfigurationError
 from backscroll.sinks._protocol import CountsMessages, RecordsConversations, RewindableSink, Sink
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Callable, Iterable
     from datetime import datetime
 
-    from backscroll._migration.checkpoint import Watermark
+    from backscroll._migration.checkpoint import Identity, Watermark
     from backscroll._migration.pipeline import Item
     from backscroll._migration.report import MigrationReport, ProgressEvent
     from backscroll._protocols import ChatHistoryProvider
@@ -118,7 +119,7 @@ async def migrate(
         raise ConfigurationError(msg)
     path = None if checkpoint is None else Path(checkpoint)
     state = await anyio.to_thread.run_sync(
-        lambda: Checkpoint.open(path, source=source_name(source), sink=type(sink).__name__)
+        lambda: Checkpoint.open(path, source=source_identity(source), sink=sink_identity(sink))
     )
     writer = SinkWriter(pipeline, sink, state, delete_after=delete_after)
     await writer.prepare()
@@ -314,3 +315,35 @@ def _check_sink(sink: object) -> None:
             f"got {type(sink).__name__}"
         )
         raise ConfigurationError(msg)
+
+
+def source_identity(source: object) -> Identity:
+    """
+    What tells this source from another of the same vendor, for the checkpoint.
+
+    Its ``name``, and where it has them its ``base_url`` (without any user, password or
+    query), ``character_id`` (two Convai characters are both ``"convai"``) and ``path``
+    (a `JsonlProvider`'s file, resolved). Never a credential.
+    """
+    identity = {"name": source_name(source)}
+    base_url = getattr(source, "base_url", None)
+    if isinstance(base_url, str) and base_url:
+        parts = urlsplit(base_url)
+        host = parts.netloc.rpartition("@")[2]
+        identity["base_url"] = urlunsplit((parts.scheme, host, parts.path, "", ""))
+    character_id = getattr(source, "character_id", None)
+    if isinstance(character_id, str) and character_id:
+        identity["character_id"] = character_id
+    return identity | _path_of(source)
+
+
+def sink_identity(sink: object) -> Identity:
+    """What tells this sink from another, for the checkpoint: its type and resolved file."""
+    return {"type": type(sink).__name__} | _path_of(sink)
+
+
+def _path_of(part: object) -> Identity:
+    path = getattr(part, "path", None)
+    if isinstance(path, str | os.PathLike):
+        return {"path": str(Path(path).resolve())}
+    return {}

@@ -139,8 +139,9 @@ class ShardSource:
     """
     A source that lists only one shard's conversations; messages are read as they are.
 
-    It keeps the source's ``name`` and ``retries``, so the checkpoint and the report are
-    the same as for the source itself.
+    It keeps the source's ``name``, ``retries`` and what the checkpoint names it by
+    (``base_url``, ``character_id``, ``path``), so the checkpoint and the report are the
+    same as for the source itself.
     """
 
     def __init__(self, source: ListingSource, shard: Shard) -> None:
@@ -158,6 +159,21 @@ class ShardSource:
         """The source's count of retried requests."""
         retries = getattr(self.source, "retries", 0)
         return retries if isinstance(retries, int) else 0
+
+    @property
+    def base_url(self) -> object:
+        """The source's base URL, if it has one."""
+        return getattr(self.source, "base_url", None)
+
+    @property
+    def character_id(self) -> object:
+        """The source's character, if it has one (Convai)."""
+        return getattr(self.source, "character_id", None)
+
+    @property
+    def path(self) -> object:
+        """The source's file, if it has one (a JSONL export)."""
+        return getattr(self.source, "path", None)
 
     def messages(
         self,
