@@ -98,7 +98,9 @@ async def migrate(
         BackscrollError: listing the conversations failed (nothing is lost: rerun).
 
     A conversation that fails to copy does not raise: it is listed in the report's
-    ``failures`` and the others go on (unless *fail_fast*).
+    ``failures`` and the others go on (unless *fail_fast*). With a checkpoint, so does
+    one whose ``created_at`` goes backwards as it is read (``"OutOfTimeOrder"``): the
+    checkpoint finds a conversation's place by time, and would skip the older message.
 
     .. versionadded:: 0.1.0
     """
@@ -177,12 +179,22 @@ class SinkWriter:
     # -- reading: what to ask the source for ----------------------------------------------------
 
     def plan(self, conversation_id: str) -> Plan | None:
-        """Read from where the sink's copy ends; skip what this pass has finished."""
+        """
+        Read from where the sink's copy ends; skip what this pass has finished.
+
+        With a checkpoint file, a conversation whose ``created_at`` goes backwards fails
+        there: its watermark would skip the older message when the run resumes or syncs.
+        Without one, nothing is resumed, so it is copied whole.
+        """
         known = self.checkpoint.conversations.get(conversation_id)
         if self._done_already(conversation_id, known):
             return None
         mark = known.copy() if known is not None else None
-        return Plan(since=self._since_for(mark), held=mark)
+        return Plan(
+            since=self._since_for(mark),
+            held=mark,
+            in_time_order=self.checkpoint.path is not None,
+        )
 
     def _done_already(self, conversation_id: str, known: Watermark | None) -> bool:
         """Deleted at the vendor, or finished in this pass (and not waiting to be deleted)."""

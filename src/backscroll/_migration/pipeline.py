@@ -108,10 +108,14 @@ class Plan:
     Attributes:
         since: Where to ask the source to start.
         held: What the target holds of the conversation already (not sent again).
+        in_time_order: Fail the conversation where ``created_at`` goes backwards (and
+            send nothing from there on): a checkpoint's watermark locates messages by
+            time, so a resume or an incremental sync would skip the older message.
     """
 
     since: datetime | None
     held: Watermark | None = None
+    in_time_order: bool = False
 
 
 class Writer(Protocol):
@@ -309,30 +313,34 @@ class Pipeline:
                 async for item in ids:
                     if isinstance(item, Conversation):
                         await items.send(item)
-                        await self._copy(writer, item.id, items)
+                    conversation_id = item if isinstance(item, str) else item.id
+                    plan = writer.plan(conversation_id)
+                    if plan is None:
+                        self.tally.skipped_conversations += 1
+                        self.emit("skipped", conversation_id)
                     else:
-                        await self._copy(writer, item, items)
+                        await self._copy(conversation_id, plan, items)
         except Exception as exc:  # noqa: BLE001 - handed to the caller by run()
             self._abort(exc)
 
     async def _copy(
-        self, writer: Writer, conversation_id: str, items: MemoryObjectSendStream[Item]
+        self, conversation_id: str, plan: Plan, items: MemoryObjectSendStream[Item]
     ) -> None:
         """Read one conversation and send what the writer lacks, in batches, then `Done`."""
-        plan = writer.plan(conversation_id)
-        if plan is None:
-            self.tally.skipped_conversations += 1
-            self.emit("skipped", conversation_id)
-            return
         self.emit("started", conversation_id)
         batch: list[Message] = []
         total = copied = 0
         provider: str | None = None
         failed = False
+        order = _TimeOrder(watched=plan.in_time_order)
         messages: AsyncIterator[Message] | None = None
         try:
             messages = self.source.messages(conversation_id, since=plan.since)
             async for message in messages:
+                if (breach := order.breach(message)) is not None:
+                    failed = True
+                    self.fail(conversation_id, breach, "OutOfTimeOrder")
+                    break
                 total += 1
                 provider = provider or message.provider
                 if self._wanted(message, plan.held):
@@ -449,6 +457,34 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, BackscrollError):
         return str(exc)
     return f"{type(exc).__name__}: {exc}"
+
+
+class _TimeOrder:
+    """Watches ``created_at`` along one conversation's read, where the plan asks for it."""
+
+    __slots__ = ("newest", "watched")
+
+    def __init__(self, *, watched: bool) -> None:
+        self.watched = watched
+        self.newest: datetime | None = None  # of the messages read so far
+
+    def breach(self, message: Message) -> str | None:
+        """Why *message* breaks the time order (the failure's reason), else ``None``."""
+        at = message.created_at
+        if not self.watched or at is None:
+            return None  # an untimed message is placed by its id, not by time
+        newest = self.newest
+        if newest is None or at >= newest:
+            self.newest = at
+            return None
+        return (
+            f"its messages go back in time: {message.id!r}, created {at.isoformat()}, comes "
+            f"after a message created {newest.isoformat()}. A checkpoint finds a "
+            "conversation's place by time, so resuming or syncing it could skip such a "
+            "message: it is copied up to there and no further. To copy all of it, migrate it "
+            "without a checkpoint into an SqliteSink (which stores each message once however "
+            "often it is copied)"
+        )
 
 
 async def _close(iterator: object) -> None:
