@@ -15,7 +15,7 @@ import backscroll
 from backscroll import Conversation, Message, SinkError, from_dict, to_dict
 from backscroll.sinks import JsonlSink, RewindableSink, Sink, SqliteSink
 
-from .fakes import MemoryProvider, message, sqlite_messages
+from .fakes import MemoryProvider, jsonl_messages, message, sqlite_messages
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -253,6 +253,26 @@ async def test_a_closed_sqlite_sink_refuses_writes(tmp_path: Path) -> None:
 
 
 # -- the protocol ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", [JsonlSink, SqliteSink])
+async def test_async_with_commits_a_clean_exit_and_closes_for_good(
+    tmp_path: Path, kind: type[JsonlSink | SqliteSink]
+) -> None:
+    """Both sinks commit on a clean exit, close either way, and stay closed."""
+    sink = kind(tmp_path / "out")
+    async with sink:
+        await sink.write([message("c", 0)])
+    assert repr(sink) == f"{kind.__name__}({str(tmp_path / 'out')!r})"
+    with pytest.raises(SinkError, match=f"{kind.__name__} .* create a new {kind.__name__}"):
+        async with sink:
+            pass
+    async with kind(tmp_path / "out") as reopened:
+        assert isinstance(reopened, kind)
+    if kind is SqliteSink:
+        assert len(sqlite_messages(tmp_path / "out")) == 1
+    else:
+        assert len(jsonl_messages(tmp_path / "out")) == 1
 
 
 def test_the_built_in_sinks_satisfy_the_protocols(tmp_path: Path) -> None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn, Self
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from backscroll._converter import to_dict
 from backscroll.errors import SinkError
-from backscroll.sinks._worker import SerialWorker
+from backscroll.sinks._file import FileSink
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import TracebackType
 
     from backscroll._models import Message
 
@@ -37,7 +35,7 @@ def json_line(data: Any) -> bytes:
         return json.dumps(data).encode("ascii") + b"\n"
 
 
-class JsonlSink:
+class JsonlSink(FileSink):
     """
     Append messages to a JSON Lines file, one `backscroll.to_dict` form per line.
 
@@ -54,45 +52,24 @@ class JsonlSink:
         path: The file; created if missing, appended to if present.
 
     The file is opened on first use. ``async with`` commits on a clean exit and closes.
+    Lines written since the last `commit` are not
+    fsynced when it closes.
 
     .. versionadded:: 0.1.0
     """
 
+    _file_kind: ClassVar[str] = "JSONL export"
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self._file: IO[bytes] | None = None
         self._committed = 0
         self._separate = False  # the file ends without a newline: start with one
-        self._closed = False
-        self._worker = SerialWorker()
-
-    def __repr__(self) -> str:
-        return f"JsonlSink({str(self.path)!r})"
-
-    async def __aenter__(self) -> Self:
-        await self._worker.run(self._open)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if exc_type is None:
-                await self.commit()
-        finally:
-            await self.aclose()
 
     async def write(self, messages: Sequence[Message]) -> None:
         """Append *messages*, one line each (durable after `commit`)."""
         if messages:
             await self._worker.run(lambda: self._append(messages))
-
-    async def commit(self) -> None:
-        """Flush and fsync the file: everything written so far is durable."""
-        await self._worker.run(self._commit)
 
     async def position(self) -> int:
         """The committed size of the file in bytes."""
@@ -109,18 +86,12 @@ class JsonlSink:
         """
         await self._worker.run(lambda: self._rewind(position))
 
-    async def aclose(self) -> None:
-        """Close the file. Lines written since the last `commit` are not fsynced."""
-        await self._worker.run(self._close)
-
     # -- blocking, in the worker thread ---------------------------------------------------------
 
     def _open(self) -> IO[bytes]:
         if self._file is not None:
             return self._file
-        if self._closed:
-            msg = f"the JSONL sink {self.path} is closed: create a new JsonlSink to write again"
-            raise SinkError(msg)
+        self._refuse_if_closed()
         try:
             file = self.path.open("a+b")
             size = os.fstat(file.fileno()).st_size
@@ -178,14 +149,9 @@ class JsonlSink:
         self._committed = position
 
     def _close(self) -> None:
-        self._closed = True
         file, self._file = self._file, None
         if file is not None:
             try:
                 file.close()
             except OSError as exc:
                 self._fail("close", exc)
-
-    def _fail(self, action: str, exc: OSError) -> NoReturn:
-        msg = f"cannot {action} the JSONL export {self.path}: {exc.strerror or exc}"
-        raise SinkError(msg) from None

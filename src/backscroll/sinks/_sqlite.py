@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Final, NoReturn, Self
+from typing import TYPE_CHECKING, ClassVar, Final
 
 from backscroll._converter import to_dict
 from backscroll.errors import SinkError
-from backscroll.sinks._worker import SerialWorker
+from backscroll.sinks._file import FileSink
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
-    from types import TracebackType
 
     from backscroll._models import Conversation, Message
 
@@ -74,7 +72,7 @@ _COUNT: Final = "SELECT COUNT(*) FROM messages WHERE provider = ? AND conversati
 _encode = json.JSONEncoder(ensure_ascii=False).encode
 
 
-class SqliteSink:
+class SqliteSink(FileSink):
     """
     Store messages in an SQLite database file: tables ``conversations`` and ``messages``.
 
@@ -93,34 +91,17 @@ class SqliteSink:
             (say one per vendor) may write into one file, one after the other.
 
     The file is opened on first use. ``async with`` commits on a clean exit and closes.
+    Closing rolls back what was written since the
+    last `commit`.
 
     .. versionadded:: 0.1.0
     """
 
+    _file_kind: ClassVar[str] = "SQLite database"
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
+        super().__init__(path)
         self._connection: sqlite3.Connection | None = None
-        self._closed = False
-        self._worker = SerialWorker()
-
-    def __repr__(self) -> str:
-        return f"SqliteSink({str(self.path)!r})"
-
-    async def __aenter__(self) -> Self:
-        await self._worker.run(self._connect)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if exc_type is None:
-                await self.commit()
-        finally:
-            await self.aclose()
 
     async def write(self, messages: Sequence[Message]) -> None:
         """Upsert *messages* (durable after `commit`)."""
@@ -132,26 +113,16 @@ class SqliteSink:
         if conversations:
             await self._worker.run(lambda: self._write_conversations(conversations))
 
-    async def commit(self) -> None:
-        """Commit the open transaction: everything written so far is durable."""
-        await self._worker.run(self._commit)
-
     async def count_messages(self, provider: str, conversation_id: str) -> int:
         """How many messages of the conversation the database holds."""
         return await self._worker.run(lambda: self._count(provider, conversation_id))
 
-    async def aclose(self) -> None:
-        """Close the database. What was written since the last `commit` is rolled back."""
-        await self._worker.run(self._close)
-
     # -- blocking, in the worker thread ---------------------------------------------------------
 
-    def _connect(self) -> sqlite3.Connection:
+    def _open(self) -> sqlite3.Connection:
         if self._connection is not None:
             return self._connection
-        if self._closed:
-            msg = f"the SQLite sink {self.path} is closed: create a new SqliteSink to write again"
-            raise SinkError(msg)
+        self._refuse_if_closed()
         try:
             # Calls are serial (one worker) but may come from different pool threads.
             connection = sqlite3.connect(
@@ -184,7 +155,7 @@ class SqliteSink:
             raise SinkError(msg)
 
     def _begun(self) -> sqlite3.Connection:
-        connection = self._connect()
+        connection = self._open()
         if not connection.in_transaction:
             connection.execute("BEGIN")
         return connection
@@ -213,7 +184,7 @@ class SqliteSink:
             self._fail("write to", exc)
 
     def _commit(self) -> None:
-        connection = self._connect()
+        connection = self._open()
         try:
             if connection.in_transaction:
                 connection.execute("COMMIT")
@@ -222,13 +193,12 @@ class SqliteSink:
 
     def _count(self, provider: str, conversation_id: str) -> int:
         try:
-            row = self._connect().execute(_COUNT, (provider, conversation_id)).fetchone()
+            row = self._open().execute(_COUNT, (provider, conversation_id)).fetchone()
         except sqlite3.Error as exc:
             self._fail("read", exc)
         return int(row[0])
 
     def _close(self) -> None:
-        self._closed = True
         connection, self._connection = self._connection, None
         if connection is not None:
             try:
@@ -237,10 +207,6 @@ class SqliteSink:
                 connection.close()
             except sqlite3.Error as exc:
                 self._fail("close", exc)
-
-    def _fail(self, action: str, exc: sqlite3.Error) -> NoReturn:
-        msg = f"cannot {action} the SQLite database {self.path}: {exc}"
-        raise SinkError(msg) from None
 
 
 def _row(message: Message, *, safe: bool = False) -> tuple[object, ...]:
