@@ -1,4 +1,4 @@
-"""What every HTTP provider shares: construction, credentials, lifecycle and `messages()`."""
+"""What the providers share: `async with` for every one; the rest of the HTTP ones."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from backscroll._models import Message
     from backscroll._protocols import Order
 
-__all__ = ["HTTPProvider", "resolve_credential", "resolve_timezone"]
+__all__ = ["Closeable", "HTTPProvider", "resolve_credential", "resolve_timezone"]
 
 
 def resolve_credential(value: str | None, *, parameter: str, env_var: str, provider: str) -> str:
@@ -51,9 +51,28 @@ def resolve_timezone(value: tzinfo | str) -> tzinfo:
         raise ConfigurationError(msg) from None
 
 
-class HTTPProvider(abc.ABC):
+class Closeable(abc.ABC):
+    """``async with`` for a provider, HTTP or not: entering gives it, leaving calls `aclose`."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Release what the provider holds."""
+
+
+class HTTPProvider(Closeable):
     """
-    The shared body of the built-in providers.
+    The shared body of the HTTP providers (Convai, Talkifai, the cursor API).
 
     A subclass names itself, says how to fetch pages (`_pages`) and reads its vendor's
     records; retries, errors, windows and lifecycle are here.
@@ -105,17 +124,6 @@ class HTTPProvider(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client the provider created; a caller's ``http_client`` stays open."""

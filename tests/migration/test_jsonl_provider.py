@@ -182,3 +182,17 @@ async def test_bad_arguments_are_configuration_errors(tmp_path: Path) -> None:
         provider.messages("")
     with pytest.raises(ConfigurationError, match="limit"):
         [c async for c in provider.conversations(limit=0)]
+
+
+async def test_leaving_async_with_drops_the_index_and_reads_the_file_again(
+    tmp_path: Path,
+) -> None:
+    """`async with` gives the provider and closes it: a later read indexes the file anew."""
+    path = tmp_path / "x.jsonl"
+    write_lines(path, [message("c0", 0)])
+    provider = JsonlProvider(path)
+    async with provider as entered:
+        assert entered is provider
+        assert len(await read(provider, "c0")) == 1
+    write_lines(path, [message("c0", 0), message("c0", 1)])
+    assert len(await read(provider, "c0")) == 2

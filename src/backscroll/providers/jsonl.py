@@ -15,7 +15,7 @@ import json
 from array import array
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Self
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn
 
 import anyio
 import anyio.to_thread
@@ -24,13 +24,13 @@ import attrs
 from backscroll._converter import from_dict
 from backscroll._models import Conversation, Message
 from backscroll._paging import Window, clamp_page_size, windowed
+from backscroll._provider import Closeable
 from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import ConfigurationError, ConversionError
 
 if TYPE_CHECKING:
     import os
     from collections.abc import AsyncIterator, Sequence
-    from types import TracebackType
 
     from backscroll._protocols import Order
 
@@ -51,7 +51,7 @@ class _Entry:
     ordered: bool = True
 
 
-class JsonlProvider:
+class JsonlProvider(Closeable):
     """
     Read a JSON Lines export back: one `backscroll.to_dict` form of a `Message` per line.
 
@@ -89,17 +89,6 @@ class JsonlProvider:
 
     def __repr__(self) -> str:
         return f"JsonlProvider({str(self.path)!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Drop the index (no file stays open between calls)."""
