@@ -5,10 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import attrs
 import pytest
+import typer.main
 
 import backscroll
-from backscroll.cli import _app, main
+from backscroll.cli import _app, _flags, main
 
 from .running import assert_usage_error, invoke
 
@@ -51,6 +53,18 @@ def test_help_names_the_commands_and_flags() -> None:
         assert flag in migrate
     for flag in ("--shard", "--json", "--delete-after"):
         assert flag in migrate
+
+
+@pytest.mark.parametrize("command", ["export", "migrate"])
+def test_export_and_migrate_take_every_shared_flag(command: str) -> None:
+    """Both commands offer each CopyFlags field as its option, declared once for both."""
+    options = {
+        parameter.name: parameter.opts
+        for parameter in typer.main.get_command(_app.app).commands[command].params  # type: ignore[attr-defined]
+    }
+    for field in attrs.fields(_flags.CopyFlags):
+        assert field.name in options, field.name
+    assert "flags" not in options
 
 
 def test_no_command_shows_the_help_and_exits_2() -> None:

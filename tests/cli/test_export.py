@@ -186,3 +186,20 @@ def test_a_failed_conversation_in_the_text_summary(served: Served) -> None:
     assert "1 conversation failed:" in result.stdout
     assert "  con_missing: NotFoundError: " in result.stdout
     assert "rerun the same command to retry the failed ones" in result.stdout
+
+
+def test_a_checkpoint_under_home_is_expanded(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--checkpoint ~/FILE lands in the home directory, as it does for migrate."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    result = invoke(
+        "export",
+        *vendor_args(served, "cursor"),
+        *("--id", CURSOR_IDS[0], "--out", "c.jsonl", "--checkpoint", "~/c.json"),
+        env=served.env,
+    )
+
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "home" / "c.json").exists()

@@ -10,15 +10,8 @@ from typing import Annotated, Final, Literal
 import typer
 
 from backscroll.cli import _flags
-from backscroll.cli._options import (
-    Connection,
-    Target,
-    check_writable,
-    default_checkpoint,
-    parse_source,
-)
-from backscroll.cli._run import CopyPlan, copy
-from backscroll.cli._selection import parse_shard, parse_since, read_ids
+from backscroll.cli._options import Target, check_writable, parse_source
+from backscroll.cli._run import run_copy
 
 __all__ = ["export"]
 
@@ -38,6 +31,7 @@ _KINDS: Final[Mapping[Format, Literal["jsonl", "openai", "sharegpt"]]] = {
 }
 
 
+@_flags.copy_command
 def export(
     source: _flags.SourceArgument,
     *,
@@ -57,20 +51,7 @@ def export(
             ),
         ),
     ] = Format.JSONL,
-    api_key: _flags.ApiKey = None,
-    token: _flags.Token = None,
-    character_id: _flags.CharacterId = None,
-    base_url: _flags.BaseUrl = None,
-    max_retries: _flags.MaxRetries = None,
-    ids: _flags.Ids = None,
-    ids_file: _flags.IdsFile = None,
-    since: _flags.Since = None,
-    shard: _flags.Shard = None,
-    concurrency: _flags.Concurrency = 8,
-    checkpoint: _flags.Checkpoint = None,
-    fail_fast: _flags.FailFast = False,
-    as_json: _flags.AsJson = False,
-    quiet: _flags.Quiet = False,
+    flags: _flags.CopyFlags,
 ) -> None:
     """
     Export conversations to a file: JSONL (lossless) or a training format.
@@ -92,24 +73,4 @@ def export(
     out = out.expanduser()
     check_writable(out, "--out")
     target = Target(_KINDS[output_format], out)
-    parsed_shard = None if shard is None else parse_shard(shard)
-    if checkpoint is None and target.resumable:
-        checkpoint = default_checkpoint(target, parsed_source, parsed_shard)
-    plan = CopyPlan(
-        source=parsed_source,
-        connection=Connection(
-            api_key=api_key,
-            token=token,
-            character_id=character_id,
-            base_url=base_url,
-            max_retries=max_retries,
-        ),
-        target=target,
-        conversation_ids=read_ids(ids or [], ids_file),
-        shard=parsed_shard,
-        since=None if since is None else parse_since(since),
-        concurrency=concurrency,
-        checkpoint=checkpoint,
-        fail_fast=fail_fast,
-    )
-    raise typer.Exit(copy(plan, as_json=as_json, quiet=quiet))
+    raise typer.Exit(run_copy(parsed_source, target, flags))

@@ -1,15 +1,21 @@
 """
 The flags ``export`` and ``migrate`` share, declared once as typer annotations.
 
-Values are kept as typed (strings for ``--shard`` and ``--since``) and read in the command,
-so that every mistake gets backscroll's own one-line message.
+`CopyFlags` holds them, and `copy_command` adds them to a command's options: both
+commands declare only their own. Values are kept as typed (strings for ``--shard`` and
+``--since``) and read by the plan, so that every mistake gets backscroll's own one-line
+message.
 """
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
+import functools
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Final
+from typing import Annotated, Any, Final
 
+import attrs
 import typer
 
 __all__ = [
@@ -19,6 +25,7 @@ __all__ = [
     "CharacterId",
     "Checkpoint",
     "Concurrency",
+    "CopyFlags",
     "FailFast",
     "Ids",
     "IdsFile",
@@ -28,6 +35,7 @@ __all__ = [
     "Since",
     "SourceArgument",
     "Token",
+    "copy_command",
 ]
 
 _VENDOR: Final = "Vendor"
@@ -173,3 +181,46 @@ Quiet = Annotated[
         rich_help_panel=_RUN,
     ),
 ]
+
+
+@attrs.frozen(kw_only=True)
+class CopyFlags:
+    """The flags of a copy, as typed; each field's annotation is its typer option."""
+
+    api_key: ApiKey = attrs.field(default=None, repr=False)
+    token: Token = attrs.field(default=None, repr=False)
+    character_id: CharacterId = None
+    base_url: BaseUrl = None
+    max_retries: MaxRetries = None
+    ids: Ids = None
+    ids_file: IdsFile = None
+    since: Since = None
+    shard: Shard = None
+    concurrency: Concurrency = 8
+    checkpoint: Checkpoint = None
+    fail_fast: FailFast = False
+    as_json: AsJson = False
+    quiet: Quiet = False
+
+
+def copy_command(command: Callable[..., None]) -> Callable[..., None]:
+    """
+    Give *command* the options of `CopyFlags`, which it receives as its ``flags``.
+
+    typer reads a command's options from its signature, so the wrapper's signature is
+    the command's, with the fields of `CopyFlags` in place of ``flags`` (that is where
+    they show in ``--help``); the wrapper gathers their values into one `CopyFlags`.
+    """
+    shared = list(inspect.signature(CopyFlags).parameters.values())
+    parameters = []
+    for parameter in inspect.signature(command).parameters.values():
+        parameters += shared if parameter.name == "flags" else [parameter]
+
+    @functools.wraps(command)
+    def run(**values: Any) -> None:
+        flags = CopyFlags(**{p.name: values.pop(p.name) for p in shared})
+        command(**values, flags=flags)
+
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run

@@ -7,13 +7,13 @@ from typing import Annotated
 import typer
 
 from backscroll.cli import _flags
-from backscroll.cli._options import Connection, default_checkpoint, parse_source, parse_target
-from backscroll.cli._run import CopyPlan, copy
-from backscroll.cli._selection import parse_shard, parse_since, read_ids
+from backscroll.cli._options import parse_source, parse_target
+from backscroll.cli._run import run_copy
 
 __all__ = ["migrate"]
 
 
+@_flags.copy_command
 def migrate(
     source: _flags.SourceArgument,
     *,
@@ -26,17 +26,7 @@ def migrate(
             show_default=False,
         ),
     ],
-    api_key: _flags.ApiKey = None,
-    token: _flags.Token = None,
-    character_id: _flags.CharacterId = None,
-    base_url: _flags.BaseUrl = None,
-    max_retries: _flags.MaxRetries = None,
-    ids: _flags.Ids = None,
-    ids_file: _flags.IdsFile = None,
-    since: _flags.Since = None,
-    shard: _flags.Shard = None,
-    concurrency: _flags.Concurrency = 8,
-    checkpoint: _flags.Checkpoint = None,
+    flags: _flags.CopyFlags,
     delete_after: Annotated[
         bool,
         typer.Option(
@@ -48,9 +38,6 @@ def migrate(
             rich_help_panel="Run",
         ),
     ] = False,
-    fail_fast: _flags.FailFast = False,
-    as_json: _flags.AsJson = False,
-    quiet: _flags.Quiet = False,
 ) -> None:
     """
     Copy conversations into a store, resumably: each message exactly once.
@@ -69,25 +56,4 @@ def migrate(
     """
     parsed_source = parse_source(source)
     target = parse_target(to)
-    parsed_shard = None if shard is None else parse_shard(shard)
-    if checkpoint is None:
-        checkpoint = default_checkpoint(target, parsed_source, parsed_shard)
-    plan = CopyPlan(
-        source=parsed_source,
-        connection=Connection(
-            api_key=api_key,
-            token=token,
-            character_id=character_id,
-            base_url=base_url,
-            max_retries=max_retries,
-        ),
-        target=target,
-        conversation_ids=read_ids(ids or [], ids_file),
-        shard=parsed_shard,
-        since=None if since is None else parse_since(since),
-        concurrency=concurrency,
-        checkpoint=checkpoint.expanduser(),
-        fail_fast=fail_fast,
-        delete_after=delete_after,
-    )
-    raise typer.Exit(copy(plan, as_json=as_json, quiet=quiet))
+    raise typer.Exit(run_copy(parsed_source, target, flags, delete_after=delete_after))

@@ -26,6 +26,7 @@ from backscroll.cli._options import (
     Target,
     UsageError,
     check_writable,
+    default_checkpoint,
     open_provider,
 )
 from backscroll.cli._progress import Reporter, choose_mode, one_line, plural
@@ -33,6 +34,9 @@ from backscroll.cli._selection import (
     DeletingShardSource,
     Shard,
     ShardSource,
+    parse_shard,
+    parse_since,
+    read_ids,
 )
 from backscroll.formats import export_conversations
 from backscroll.sinks import JsonlSink, SqliteSink
@@ -40,10 +44,11 @@ from backscroll.sinks import JsonlSink, SqliteSink
 if TYPE_CHECKING:
     from backscroll._migration.report import MigrationReport
     from backscroll._protocols import ChatHistoryProvider
+    from backscroll.cli._flags import CopyFlags
     from backscroll.cli._options import Provider
     from backscroll.cli._progress import Tracker
 
-__all__ = ["INTERRUPTED", "CopyPlan", "copy"]
+__all__ = ["INTERRUPTED", "CopyPlan", "copy", "run_copy"]
 
 #: The exit status after Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED: Final = 130
@@ -71,6 +76,45 @@ class CopyPlan:
         """What is copied where, for progress and the summary."""
         shard = "" if self.shard is None else f" (shard {self.shard})"
         return f"{self.source}{shard} → {self.target.path}"
+
+
+def run_copy(
+    source: Source, target: Target, flags: CopyFlags, *, delete_after: bool = False
+) -> int:
+    """
+    Plan a copy from the command line's flags, run it, print its summary; the exit status.
+
+    ``export`` and ``migrate`` differ only in their target (and ``--delete-after``): the
+    rest of the plan is read here. The checkpoint defaults to one beside a resumable
+    target, one per source and shard.
+
+    Raises:
+        UsageError: a flag is unusable, or the plan cannot run.
+        BackscrollError: the run failed as a whole.
+    """
+    shard = None if flags.shard is None else parse_shard(flags.shard)
+    checkpoint = flags.checkpoint
+    if checkpoint is None and target.resumable:
+        checkpoint = default_checkpoint(target, source, shard)
+    plan = CopyPlan(
+        source=source,
+        connection=Connection(
+            api_key=flags.api_key,
+            token=flags.token,
+            character_id=flags.character_id,
+            base_url=flags.base_url,
+            max_retries=flags.max_retries,
+        ),
+        target=target,
+        conversation_ids=read_ids(flags.ids or [], flags.ids_file),
+        shard=shard,
+        since=None if flags.since is None else parse_since(flags.since),
+        concurrency=flags.concurrency,
+        checkpoint=None if checkpoint is None else checkpoint.expanduser(),
+        fail_fast=flags.fail_fast,
+        delete_after=delete_after,
+    )
+    return copy(plan, as_json=flags.as_json, quiet=flags.quiet)
 
 
 def copy(plan: CopyPlan, *, as_json: bool, quiet: bool) -> int:
