@@ -235,6 +235,7 @@ class ConvaiProvider(HTTPProvider):
         body = {"charID": self.character_id, "sessionIDs": session_ids}
         with self._http.redact.errors():
             data = await self._post("delete", body)
-            status = data.get("status") if isinstance(data, Mapping) else data
+            record = f.require_mapping("convai", data, "the delete response")
+            status = record.get("status")
             if status != "SUCCESSFULLY DELETED":
-                f.fail("convai", "the delete response", '{"status": "SUCCESSFULLY DELETED"}', data)
+                f.fail("convai", "the delete response.status", '"SUCCESSFULLY DELETED"', status)
