@@ -70,6 +70,9 @@ _COUNT: Final = "SELECT COUNT(*) FROM messages WHERE provider = ? AND conversati
 # One encoder for every row: json.dumps builds a new one per call whenever an option
 # differs from its defaults, which costs more than encoding a short message.
 _encode = json.JSONEncoder(ensure_ascii=False).encode
+# The lengths of a UTC isoformat without and with microseconds.
+_ISO_SECONDS: Final = len("2024-09-25T19:54:59+00:00")
+_ISO_MICROSECONDS: Final = len("2024-09-25T19:54:59.124733+00:00")
 
 
 class SqliteSink(FileSink):
@@ -211,17 +214,34 @@ class SqliteSink(FileSink):
 
 def _row(message: Message, *, safe: bool = False) -> tuple[object, ...]:
     text = _text if safe else _same
+    data = to_dict(message)
     return (
         text(message.provider),
         text(message.conversation_id),
         text(message.id),
         message.role.value,
         text(message.content),
-        _utc_text(message.created_at),
+        _utc_text_of(data["created_at"], message.created_at),
         None if message.sender_id is None else text(message.sender_id),
         message.token_count,
-        json.dumps(to_dict(message)) if safe else _encode(to_dict(message)),
+        json.dumps(data) if safe else _encode(data),
     )
+
+
+def _utc_text_of(iso: str | None, moment: datetime | None) -> str | None:
+    """
+    `_utc_text` of *moment*, cut from *iso* (its isoformat) when that is quicker.
+
+    A message's time is UTC, so its isoformat is ``YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00``:
+    slicing that is the same text for a fraction of the cost of formatting it again.
+    Anything else (a year before 1000, which isoformat pads) is formatted.
+    """
+    if iso is not None and iso.endswith("+00:00") and iso[0] != "0":
+        if len(iso) == _ISO_SECONDS:
+            return iso[:19] + ".000000Z"
+        if len(iso) == _ISO_MICROSECONDS:
+            return iso[:26] + "Z"
+    return _utc_text(moment)
 
 
 def _utc_text(moment: datetime | None) -> str | None:
