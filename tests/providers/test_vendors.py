@@ -24,8 +24,7 @@ from backscroll import (
     ServerError,
     TalkifaiProvider,
 )
-
-from .documented import (
+from documented import (
     CONVAI_DELETE,
     CONVAI_DETAILS,
     CONVAI_ERROR,

@@ -24,9 +24,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import documented
 from backscroll import ConvaiProvider, CursorProvider, TalkifaiProvider, errors
 from backscroll.sandbox import Sandbox
-from providers import documented
 
 pytestmark = pytest.mark.anyio
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from backscroll.sandbox import CONVAI_API_KEY, CONVAI_CHARACTER_ID, ConvaiQuirks, Sandbox
+from documented import CONVAI_DETAILS, CONVAI_LIST
 
 if TYPE_CHECKING:
     import httpx
@@ -20,34 +21,8 @@ LIST = "/convai/character/chatHistory/list"
 DETAILS = "/convai/character/chatHistory/details"
 DELETE = "/convai/character/chatHistory/delete"
 KEY = {"CONVAI-API-KEY": CONVAI_API_KEY}
-DOCUMENTED_SESSIONS = [
-    {
-        "sessionID": "c1234567890aba1111222233334447862",
-        "date": "25-09-2024",
-        "time": "20:52:57",
-        "is_added_to_memory": False,
-    },
-    {
-        "sessionID": "8c123456789011111222223333344455",
-        "date": "25-09-2024",
-        "time": "19:54:56",
-        "is_added_to_memory": False,
-    },
-]
-DOCUMENTED_DETAILS = [
-    {
-        "timestamp": "2024-09-25 19:54:59.124733",
-        "interaction": [
-            {"speaker": "User", "message": "Hi there"},
-            {
-                "speaker": "Character",
-                "message": "Hi there, Welcome to the History Museum. We have the most ancient "
-                "fossil ever discovered. Would be interesting in taking a tour?",
-            },
-        ],
-        "is_trigger_input": False,
-    }
-]
+DOCUMENTED_SESSIONS = CONVAI_LIST
+DOCUMENTED_DETAILS = CONVAI_DETAILS
 
 
 async def post(client: httpx.AsyncClient, path: str, body: Any, **headers: str) -> httpx.Response:

@@ -9,6 +9,7 @@ import pytest
 
 from backscroll.errors import ConfigurationError
 from backscroll.sandbox import CURSOR_API_KEY, CursorQuirks, Sandbox
+from documented import CURSOR_PAGE
 
 if TYPE_CHECKING:
     import httpx
@@ -18,24 +19,7 @@ pytestmark = pytest.mark.anyio
 HISTORY = "/cursor/v1/chat/history"
 AUTH = {"Authorization": f"Bearer {CURSOR_API_KEY}"}
 DOCS_KEY = {"Authorization": "Bearer sk_test_51_fakeapikey123456"}
-DOCUMENTED_MESSAGES = [
-    {
-        "id": "msg_92kd82",
-        "sender_type": "user",
-        "sender_id": "usr_82hd92",
-        "text": "Hey, can you summarize today's calls?",
-        "metadata": {"channel": "web", "attachments": []},
-        "created_at": "2026-03-15T13:59:11Z",
-    },
-    {
-        "id": "msg_18dk03",
-        "sender_type": "ai",
-        "sender_id": "ai_default_bot",
-        "text": "Sure, you had 12 inbound and 5 outbound calls today.",
-        "metadata": {"model": "gpt-4o-mini", "latency_ms": 743},
-        "created_at": "2026-03-15T14:00:01Z",
-    },
-]
+DOCUMENTED_MESSAGES = CURSOR_PAGE["data"]["messages"]
 
 
 def largest(sandbox: Sandbox) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from backscroll.sandbox import TALKIFAI_TOKEN, Sandbox, TalkifaiQuirks, session_token
+from documented import TALKIFAI_PAGE
 
 if TYPE_CHECKING:
     import httpx
@@ -16,41 +17,7 @@ pytestmark = pytest.mark.anyio
 
 DOCS_ID = "chat_abc123_user_1705312800000"
 AUTH = {"Authorization": f"Bearer {TALKIFAI_TOKEN}"}
-DOCUMENTED_RESPONSE = {
-    "messages": [
-        {
-            "role": "assistant",
-            "content": "Hello! How can I help you today?",
-            "timestamp": "2024-01-15T10:00:00+00:00",
-            "token_count": None,
-        },
-        {
-            "role": "user",
-            "content": "What services do you offer?",
-            "timestamp": "2024-01-15T10:00:05+00:00",
-            "token_count": None,
-        },
-        {
-            "role": "assistant",
-            "content": "We offer a wide range of services including...",
-            "timestamp": "2024-01-15T10:00:06+00:00",
-            "token_count": 45,
-        },
-        {
-            "role": "user",
-            "content": "What are your pricing plans?",
-            "timestamp": "2024-01-15T10:00:15+00:00",
-            "token_count": None,
-        },
-        {
-            "role": "assistant",
-            "content": "Our pricing plans are as follows...",
-            "timestamp": "2024-01-15T10:00:16+00:00",
-            "token_count": 120,
-        },
-    ],
-    "count": 5,
-}
+DOCUMENTED_RESPONSE = TALKIFAI_PAGE
 
 
 def path(conversation_id: str) -> str:
