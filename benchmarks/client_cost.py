@@ -23,6 +23,7 @@ ratios compare fastest rounds of the same run.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import math
 import time
@@ -38,7 +39,7 @@ from backscroll import CursorProvider, TalkifaiProvider
 from benchmarks._data import CONVERSATION, CURSOR_LIMIT, TALKIFAI_LIMIT, PageServer
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 __all__ = ["CLIENTS", "ClientCost", "run"]
 
@@ -353,6 +354,32 @@ def ratio(
     return times[client] / times[baseline]
 
 
+def main(argv: Sequence[str] | None = None) -> None:
+    """
+    ``python -m benchmarks.client_cost [--client C] [--vendor V] [--messages N]``.
+
+    One client on one API is what a profiler wants to see::
+
+        python -m pyinstrument -m benchmarks.client_cost --client backscroll --vendor talkifai
+    """
+    parser = argparse.ArgumentParser(description="Client cost per message.")
+    parser.add_argument("--client", choices=CLIENTS, action="append")
+    parser.add_argument("--vendor", choices=VENDORS, action="append")
+    parser.add_argument("--messages", type=int, default=10_050)
+    parser.add_argument("--rounds", type=int, default=7)
+    args = parser.parse_args(argv)
+    rows = run(
+        messages=args.messages,
+        rounds=args.rounds,
+        vendors=tuple(args.vendor or VENDORS),
+        clients=tuple(args.client or CLIENTS),
+    )
+    for row in rows:
+        print(
+            f"{row.vendor:9} {row.client:15} {row.per_message_us:6.2f} us/message "
+            f"({row.cpu_per_message_us:.2f} CPU)"
+        )
+
+
 if __name__ == "__main__":
-    for row in run():
-        print(f"{row.vendor:9} {row.client:15} {row.per_message_us:7.2f} us/message")
+    main()

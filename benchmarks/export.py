@@ -26,16 +26,20 @@ import math
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self
 
 import anyio
 import attrs
+import httpx
 
 from backscroll import CursorProvider, TalkifaiProvider, migrate
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from anyio.streams.memory import MemoryObjectReceiveStream
 
     from backscroll import Message
 
@@ -50,12 +54,13 @@ _ROOT: Final = Path(__file__).resolve().parent.parent
 
 @attrs.frozen
 class Export:
-    """One migration's wall time against its ideals."""
+    """One export's wall time against its ideals."""
 
     vendor: str
+    client: str  # "backscroll" or "httpx loop"
     concurrency: int
     conversations: int
-    messages: int  # written, all conversations
+    messages: int  # read, all conversations
     requests: int
     latency: float
     wall: float
@@ -181,6 +186,90 @@ async def _export(
     return sink.count, requests, wall
 
 
+class _Floor:
+    """
+    The hand-written floor: tasks on one `httpx.AsyncClient`, building one tuple a message.
+
+    Talkifai is paged by offset until a short page, or a page equal to the one before
+    (past the end Talkifai repeats the last page); the cursor API by the vendor's own
+    ``next_cursor``, which skips the rest of a burst at each page boundary: this loop
+    reads fewer messages than there are, as the vendor's snippet would.
+    """
+
+    def __init__(self, client: httpx.AsyncClient, url: str, vendor: str) -> None:
+        from backscroll.sandbox import CURSOR_API_KEY, TALKIFAI_TOKEN  # noqa: PLC0415
+
+        self.client = client
+        self.url = url
+        token = TALKIFAI_TOKEN if vendor == "talkifai" else CURSOR_API_KEY
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.read = self.talkifai if vendor == "talkifai" else self.cursor
+        self.messages = 0
+        self.requests = 0
+
+    async def talkifai(self, conversation_id: str) -> None:
+        where = f"{self.url}/talkifai/v1/chat/sessions/{conversation_id}/messages"
+        offset, previous = 0, None
+        while True:
+            params = {"limit": PAGE_SIZE, "offset": offset}
+            response = await self.client.get(where, params=params, headers=self.headers)
+            self.requests += 1
+            response.raise_for_status()
+            page = response.json()["messages"]
+            if page == previous:
+                return
+            rows = [(m["role"], m["content"], datetime.fromisoformat(m["timestamp"])) for m in page]
+            self.messages += len(rows)
+            if len(page) < PAGE_SIZE:
+                return
+            previous, offset = page, offset + len(page)
+
+    async def cursor(self, conversation_id: str) -> None:
+        where = f"{self.url}/cursor/v1/chat/history"
+        after = "1970-01-01T00:00:00Z"
+        while True:
+            params = {
+                "conversation_id": conversation_id,
+                "limit": str(PAGE_SIZE),
+                "include_meta": "true",
+                "after": after,
+            }
+            response = await self.client.get(where, params=params, headers=self.headers)
+            self.requests += 1
+            response.raise_for_status()
+            body = response.json()
+            rows = [
+                (m["id"], m["sender_type"], m["text"], datetime.fromisoformat(m["created_at"]))
+                for m in reversed(body["data"]["messages"])
+            ]
+            self.messages += len(rows)
+            if not body["pagination"]["has_more"]:
+                return
+            after = body["pagination"]["next_cursor"]
+
+    async def worker(self, ids: MemoryObjectReceiveStream[str]) -> None:
+        async with ids:
+            async for conversation_id in ids:
+                await self.read(conversation_id)
+
+
+async def _export_floor(
+    vendor: str, url: str, ids: list[str], concurrency: int
+) -> tuple[int, int, float]:
+    send, receive = anyio.create_memory_object_stream[str](len(ids))
+    for conversation_id in ids:
+        send.send_nowait(conversation_id)
+    send.close()
+    async with httpx.AsyncClient() as client:  # what a user writes
+        floor = _Floor(client, url, vendor)
+        started = time.perf_counter()
+        async with receive, anyio.create_task_group() as group:
+            for _ in range(concurrency):
+                group.start_soon(floor.worker, receive.clone())
+        wall = time.perf_counter() - started
+    return floor.messages, floor.requests, wall
+
+
 def run(
     *,
     conversations: int = 200,
@@ -198,22 +287,24 @@ def run(
     with _Server(conversations, messages, latency) as server:
         for vendor in vendors:
             ids = server.ids[vendor]
-            for level in concurrency:
-                written, requests, wall = anyio.run(_export, vendor, server.url, ids, level)
-                if written != conversations * messages:
-                    msg = f"{vendor}: wrote {written} of {conversations * messages} messages"
-                    raise AssertionError(msg)
-                results.append(
-                    Export(
-                        vendor=vendor,
-                        concurrency=level,
-                        conversations=conversations,
-                        messages=written,
-                        requests=requests,
-                        latency=latency,
-                        wall=wall,
+            for client, export in (("backscroll", _export), ("httpx loop", _export_floor)):
+                for level in concurrency:
+                    read, requests, wall = anyio.run(export, vendor, server.url, ids, level)
+                    if client == "backscroll" and read != conversations * messages:
+                        msg = f"{vendor}: wrote {read} of {conversations * messages} messages"
+                        raise AssertionError(msg)
+                    results.append(
+                        Export(
+                            vendor=vendor,
+                            client=client,
+                            concurrency=level,
+                            conversations=conversations,
+                            messages=read,
+                            requests=requests,
+                            latency=latency,
+                            wall=wall,
+                        )
                     )
-                )
     return results
 
 
@@ -229,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     for row in run():
         print(
-            f"{row.vendor:9} c={row.concurrency:<3} {row.wall:7.2f}s  "
+            f"{row.vendor:9} {row.client:10} c={row.concurrency:<3} {row.wall:7.2f}s  "
             f"{row.efficiency:6.1%} of ideal (requests)  {row.efficiency_pages:6.1%} (pages)"
         )
 

@@ -197,25 +197,27 @@ def _export_table(exports: list[export.Export]) -> str:
     rows = [
         [
             row.vendor,
+            row.client,
             str(row.concurrency),
-            f"{row.requests}",
+            f"{row.messages:,}",
+            f"{row.requests:,}",
             f"{row.wall:.2f}",
             f"{row.ideal:.2f}",
             f"{row.efficiency:.0%}",
-            f"{row.ideal_pages:.2f}",
             f"{row.efficiency_pages:.0%}",
         ]
         for row in exports
     ]
     header = [
         "API",
+        "client",
         "concurrency",
+        "messages",
         "requests",
         "wall s",
-        "ideal s (requests)",
+        "ideal s",
         "of ideal",
-        "ideal s (data pages)",
-        "of ideal",
+        "of ideal (data pages)",
     ]
     return _table(header, rows)
 
@@ -226,7 +228,7 @@ def _export_verdicts(exports: list[export.Export]) -> list[str]:
         f"{row.efficiency_pages:.0%} by data pages (target >= {EFFICIENCY_TARGET:.0%}): "
         f"{_verdict(row.efficiency >= EFFICIENCY_TARGET)}"
         for row in exports
-        if row.concurrency == 16
+        if row.concurrency == 16 and row.client == "backscroll"
     ]
 
 
@@ -341,20 +343,29 @@ def _plot_costs(axis: Any, costs: list[client_cost.ClientCost]) -> None:
     axis.legend()
 
 
+_COLOURS: Final = {"talkifai": "tab:blue", "cursor": "tab:orange"}
+
+
 def _plot_exports(axis: Any, exports: list[export.Export]) -> None:
-    axis.set_title("(b) export wall time against the ideal")
+    axis.set_title("(b) export: share of the ideal, latency x requests / concurrency")
     for vendor in export.VENDORS:
-        rows = [r for r in exports if r.vendor == vendor]
-        if not rows:
-            continue
-        levels = [r.concurrency for r in rows]
-        axis.plot(levels, [r.wall for r in rows], marker="o", label=f"{vendor}: wall")
-        axis.plot(levels, [r.ideal for r in rows], linestyle="--", label=f"{vendor}: ideal")
+        for client in ("backscroll", "httpx loop"):
+            rows = [r for r in exports if r.vendor == vendor and r.client == client]
+            if rows:
+                axis.plot(
+                    [r.concurrency for r in rows],
+                    [100 * r.efficiency for r in rows],
+                    marker="o" if client == "backscroll" else "x",
+                    color=_COLOURS[vendor],
+                    linestyle="-" if client == "backscroll" else ":",
+                    label=f"{vendor}: {client}",
+                )
+    axis.axhline(100 * EFFICIENCY_TARGET, color="red", linestyle="--", label="target at 16")
     axis.set_xscale("log", base=2)
-    axis.set_yscale("log")
     axis.set_xlabel("concurrency")
-    axis.set_ylabel("seconds")
-    axis.legend()
+    axis.set_ylabel("% of ideal")
+    axis.set_ylim(0, 105)
+    axis.legend(fontsize="small")
 
 
 def _plot_memory(axis: Any, memories: list[memory.Memory]) -> None:
@@ -364,11 +375,15 @@ def _plot_memory(axis: Any, memories: list[memory.Memory]) -> None:
             [count for count, _ in row.samples],
             [rss for _, rss in row.samples],
             marker=".",
+            color=_COLOURS.get(row.vendor),
             label=row.vendor,
         )
+    if memories:
+        limit = min(row.baseline for row in memories) + RSS_TARGET_MIB
+        axis.axhline(limit, color="red", linestyle="--", label="target: +30 MiB")
+        axis.set_ylim(0, limit * 1.15)
     axis.set_xlabel("messages streamed")
     axis.set_ylabel("RSS, MiB")
-    axis.set_ylim(bottom=0)
     axis.legend()
 
 

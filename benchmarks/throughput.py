@@ -20,6 +20,7 @@ import anyio
 import attrs
 
 from backscroll import Message, Role, migrate
+from backscroll._ids import derived_id
 from backscroll.sinks import JsonlSink, SqliteSink
 from benchmarks._data import cursor_record
 from benchmarks.export import CountingSink
@@ -73,14 +74,19 @@ class MemorySource:
 
 
 def _conversations(conversations: int, messages: int) -> dict[str, list[Message]]:
-    """Cursor-API messages (id, sender, metadata, raw record), built up front."""
+    """
+    Cursor-API messages (sender, metadata, raw record), built up front.
+
+    Their ids are derived as for Talkifai's messages: random-looking, as real ids are, so
+    that the database inserts in key order no more than it would in a real migration.
+    """
     built: dict[str, list[Message]] = {}
     start = datetime(2026, 3, 16, 8, 0, tzinfo=UTC)
     for c in range(conversations):
         conversation_id = f"con_{c:07d}"
         built[conversation_id] = [
             Message(
-                id=record["id"],
+                id=derived_id(conversation_id, record["created_at"], "", record["text"], 0),
                 conversation_id=conversation_id,
                 role=_ROLES[record["sender_type"]],
                 content=record["text"],

@@ -55,13 +55,15 @@ def test_a_conversation_of_whole_pages_is_refused() -> None:
 def test_export_migrates_every_conversation_over_loopback() -> None:
     """The sandbox serves in a child process; every message is migrated at each concurrency."""
     rows = export.run(conversations=2, messages=120, latency=0.0, concurrency=(1, 2))
-    assert [(r.vendor, r.concurrency) for r in rows] == [
-        ("talkifai", 1),
-        ("talkifai", 2),
-        ("cursor", 1),
-        ("cursor", 2),
+    assert [(r.vendor, r.client, r.concurrency) for r in rows] == [
+        (vendor, client, level)
+        for vendor in ("talkifai", "cursor")
+        for client in ("backscroll", "httpx loop")
+        for level in (1, 2)
     ]
-    assert all(r.messages == 240 and r.requests >= 4 and r.wall > 0 for r in rows)
+    assert all(r.requests >= 4 and r.wall > 0 for r in rows)
+    assert all(r.messages == 240 for r in rows if r.client == "backscroll")
+    assert all(0 < r.messages <= 240 for r in rows)
 
 
 def test_memory_streams_in_a_child_process() -> None:
@@ -95,6 +97,7 @@ def _results() -> run.Results:
         exports=[
             export.Export(
                 vendor="cursor",
+                client="backscroll",
                 concurrency=16,
                 conversations=10,
                 messages=1000,
