@@ -27,6 +27,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
 
+import anyio
 import attrs
 
 from backscroll._models import Message
@@ -302,8 +303,17 @@ async def _resolve_repeat(
     means the vendor ignores ``offset``.
     """
     size = min(2, limit)
-    first = (await fetch(offset, size))[:size]
-    second = (await fetch(offset, size))[:size]
+    answers: list[Sequence[R]] = [(), ()]
+
+    async def probe(slot: int) -> None:
+        answers[slot] = (await fetch(offset, size))[:size]
+
+    # Both at once: one round trip at the end of every conversation, not two. (A plain
+    # coroutine, not the generator: nothing is yielded inside this task group.)
+    async with anyio.create_task_group() as group:
+        group.start_soon(probe, 0)
+        group.start_soon(probe, 1)
+    first, second = answers
     prints = [fingerprint(record) for record in first]
     if prints != [fingerprint(record) for record in second]:
         return _UNDECIDED, []  # type: ignore[return-value]
