@@ -420,3 +420,26 @@ async def test_a_closed_provider_says_so() -> None:
     await provider.aclose()
     with pytest.raises(backscroll.ProviderClosedError, match="create a new one"):
         [m async for m in provider.messages("c")]
+
+
+async def test_derived_ids_never_change() -> None:
+    """Derived ids are pinned: a checkpoint or a sink written by any release must match."""
+    async with TalkifaiProvider(
+        token="tk-secret-1", http_client=client(answer(TALKIFAI_PAGE))
+    ) as talkifai:
+        (first, *_) = [m async for m in talkifai.messages("chat_abc123")]
+    assert first.id == "3164a83cda9e7572acbd4cf3"
+    twice = [
+        {
+            "timestamp": "2024-09-25 19:54:59.124733",
+            "interaction": [
+                {"speaker": "User", "message": "Hi there"},
+                {"speaker": "User", "message": "Hi there"},
+            ],
+        }
+    ]
+    async with ConvaiProvider(
+        api_key="cv-key-1234", character_id="c", http_client=client(answer(twice))
+    ) as convai:
+        ids = [m.id async for m in convai.messages("s")]
+    assert ids == ["1dec4b0e94d1e93c600c60f9", "16bd1ed5f36f17ad7d62e932"]
