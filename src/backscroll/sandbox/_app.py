@@ -155,7 +155,7 @@ class Sandbox:
         """
         self._plan.set(target, faults)
 
-    def repeat(self, key: Hashable, every: int | None, page: Any, stale: Any = None) -> Any:
+    def stale_or(self, key: Hashable, every: int | None, page: Any, stale: Any = None) -> Any:
         """The ``repeat_page_every`` quirk: *page*, or on every n-th call a stale answer."""
         return self._repeater(key, every, page, stale)
 

@@ -235,7 +235,7 @@ def routes(sandbox: Sandbox) -> list[Route]:
             "data": {"conversation_id": query.conversation_id, "messages": messages},
             "pagination": {"limit": query.limit, "next_cursor": next_cursor, "has_more": has_more},
         }
-        body = sandbox.repeat(("cursor", query.conversation_id), quirks.repeat_page_every, body)
+        body = sandbox.stale_or(("cursor", query.conversation_id), quirks.repeat_page_every, body)
         headers = {}
         if "x-request-id" in request.headers:
             headers["X-Request-Id"] = request.headers["x-request-id"]

@@ -207,7 +207,7 @@ class _Endpoint:
             before = records[max(0, offset - limit) : offset]
             stale = {"messages": before, "count": len(before)}
         key = ("talkifai", conversation_id)
-        return JSONResponse(self.sandbox.repeat(key, quirks.repeat_page_every, body, stale))
+        return JSONResponse(self.sandbox.stale_or(key, quirks.repeat_page_every, body, stale))
 
 
 def routes(sandbox: Sandbox) -> list[Route]:
