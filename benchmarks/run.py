@@ -407,7 +407,11 @@ def main(argv: Sequence[str] | None = None) -> Results:
     only = [letter.strip() for letter in args.only.split(",")]
     results = measure(SIZES["smoke" if args.smoke else "full"], only)
     print(tables(results))
-    if not args.no_plot:
+    partial = sorted(only) != ["a", "b", "c", "d"] and args.plot == DEFAULT_PLOT
+    if partial and not args.no_plot:
+        # The documented plot shows all four: a partial run must not replace it.
+        print("plot: skipped for a partial run (--only); pass --plot PATH to draw one")
+    elif not args.no_plot:
         if plot(results, args.plot):
             print(f"plot: {args.plot}")
         else:
