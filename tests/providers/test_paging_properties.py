@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from backscroll.sandbox import CursorQuirks, Sandbox, TalkifaiQuirks
 
 if TYPE_CHECKING:
-    from backscroll import Message
+    from backscroll import ChatHistoryProvider, Message
     from backscroll._protocols import Order
 
 pytestmark = pytest.mark.anyio
@@ -76,6 +76,21 @@ def seen(messages: list[Message]) -> list[tuple[str, datetime]]:
     return [(m.content, m.created_at) for m in messages]  # type: ignore[misc]
 
 
+async def read(  # noqa: PLR0917 - the arguments of messages(), in order
+    provider: ChatHistoryProvider,
+    conversation_id: str,
+    order: Order,
+    since: datetime | None,
+    until: datetime | None,
+    page_size: int | None,
+) -> list[Message]:
+    """Everything *provider* yields for one conversation and window."""
+    messages = provider.messages(
+        conversation_id, order=order, since=since, until=until, page_size=page_size
+    )
+    return [m async for m in messages]
+
+
 def last_conversation(records: dict[str, list[dict[str, Any]]]) -> str:
     """The generated conversation (the documents' own examples come first)."""
     return list(records)[-1]
@@ -116,12 +131,7 @@ async def test_talkifai_exactly_once(  # noqa: PLR0917 - one argument per drawn 
     ]
     want, since, until = expected(truth, order, window)
     async with sandbox.talkifai() as provider:
-        got = [
-            m
-            async for m in provider.messages(
-                conversation_id, order=order, since=since, until=until, page_size=page_size
-            )
-        ]
+        got = await read(provider, conversation_id, order, since, until, page_size)
     assert seen(got) == want
 
 
@@ -160,12 +170,7 @@ async def test_cursor_exactly_once(  # noqa: PLR0917 - one argument per drawn di
     ]
     want, since, until = expected(truth, order, window)
     async with sandbox.cursor() as provider:
-        got = [
-            m
-            async for m in provider.messages(
-                conversation_id, order=order, since=since, until=until, page_size=page_size
-            )
-        ]
+        got = await read(provider, conversation_id, order, since, until, page_size)
     if quirks.page_order == "desc":
         assert seen(got) == want
     else:

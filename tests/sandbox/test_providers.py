@@ -119,40 +119,23 @@ async def read(
     return [m async for m in provider.messages(conversation_id, order=order, page_size=page_size)]
 
 
-async def read_talkifai(
-    sandbox: Sandbox, verdicts: Verdicts, *, order: Order, page_size: int | None, label: str = ""
+async def read_all(
+    sandbox: Sandbox, vendor: str, verdicts: Verdicts, *, order: Order, page_size: int | None
 ) -> None:
-    """Read every Talkifai conversation (quirk state reset before each) into *verdicts*."""
-    async with sandbox.talkifai() as provider:
-        for conversation_id, records in sandbox.data.talkifai.items():
+    """Read every conversation of *vendor* (quirk state reset before each) into *verdicts*."""
+    talkifai = vendor == "talkifai"
+    conversations = sandbox.data.talkifai if talkifai else sandbox.data.cursor
+    truth = talkifai_truth if talkifai else cursor_truth
+    async with sandbox.talkifai() if talkifai else sandbox.cursor() as provider:
+        for conversation_id, records in conversations.items():
             sandbox._repeater.forget()
-            where = (
-                f"talkifai{label} {conversation_id} ({len(records)}) {order} page_size={page_size}"
-            )
+            where = f"{vendor} {conversation_id} ({len(records)}) {order} page_size={page_size}"
             try:
                 messages = await read(provider, conversation_id, order, page_size)
             except BackscrollError as error:
                 verdicts.failed(where, error)
                 continue
-            verdicts.check(messages, ordered(talkifai_truth(records), order), where)
-
-
-async def read_cursor(
-    sandbox: Sandbox, verdicts: Verdicts, *, order: Order, page_size: int | None, label: str = ""
-) -> None:
-    """Read every cursor-API conversation (quirk state reset before each) into *verdicts*."""
-    async with sandbox.cursor() as provider:
-        for conversation_id, records in sandbox.data.cursor.items():
-            sandbox._repeater.forget()
-            where = (
-                f"cursor{label} {conversation_id} ({len(records)}) {order} page_size={page_size}"
-            )
-            try:
-                messages = await read(provider, conversation_id, order, page_size)
-            except BackscrollError as error:
-                verdicts.failed(where, error)
-                continue
-            verdicts.check(messages, ordered(cursor_truth(records), order), where)
+            verdicts.check(messages, ordered(truth(records), order), where)
 
 
 # -- the documented behaviour ----------------------------------------------------------------
@@ -165,7 +148,7 @@ async def test_talkifai_reads_every_conversation(
 ) -> None:
     """TalkifaiProvider reads each conversation exactly once, in order, at any page size."""
     verdicts = Verdicts()
-    await read_talkifai(sandbox, verdicts, order=order, page_size=page_size)
+    await read_all(sandbox, "talkifai", verdicts, order=order, page_size=page_size)
     verdicts.conclude()
 
 
@@ -176,7 +159,7 @@ async def test_cursor_reads_every_conversation(
 ) -> None:
     """CursorProvider reads each conversation exactly once, in order, at any page size."""
     verdicts = Verdicts()
-    await read_cursor(sandbox, verdicts, order=order, page_size=page_size)
+    await read_all(sandbox, "cursor", verdicts, order=order, page_size=page_size)
     verdicts.conclude()
 
 
@@ -256,7 +239,7 @@ async def test_cursor_survives_quirks(sandbox: Sandbox, order: Order, quirks: Cu
     """The cursor provider reads every conversation exactly once despite each quirk."""
     sandbox.cursor_quirks = quirks
     verdicts = Verdicts()
-    await read_cursor(sandbox, verdicts, order=order, page_size=7)
+    await read_all(sandbox, "cursor", verdicts, order=order, page_size=7)
     verdicts.conclude()
 
 
@@ -272,7 +255,7 @@ async def test_talkifai_survives_quirks(
     """The Talkifai provider reads every conversation exactly once despite each quirk."""
     sandbox.talkifai_quirks = quirks
     verdicts = Verdicts()
-    await read_talkifai(sandbox, verdicts, order=order, page_size=10)
+    await read_all(sandbox, "talkifai", verdicts, order=order, page_size=10)
     verdicts.conclude()
 
 
@@ -294,7 +277,7 @@ async def test_talkifai_survives_repeated_pages(sandbox: Sandbox, order: Order, 
     """Every n-th answer repeating the previous one still reads each message exactly once."""
     sandbox.talkifai_quirks = TalkifaiQuirks(repeat_page_every=every)
     verdicts = Verdicts()
-    await read_talkifai(sandbox, verdicts, order=order, page_size=7)
+    await read_all(sandbox, "talkifai", verdicts, order=order, page_size=7)
     verdicts.conclude()
 
 
