@@ -187,20 +187,24 @@ async def test_talkifai_per_conversation_tokens(sandbox: Sandbox) -> None:
 
 
 async def test_providers_read_what_was_appended(sandbox: Sandbox) -> None:
-    """Messages appended to the ground truth are read on the next pass (incremental sync)."""
+    """A second pass reads the messages appended since the first, with the same ids before."""
     talkifai_id = next(iter(sandbox.data.talkifai))
-    sandbox.data.extend_talkifai(talkifai_id, 12)
-    sandbox.data.extend_cursor("con_9s2kd81", 12)
+    cursor_id = "con_9s2kd81"
     verdicts = Verdicts()
-
     async with sandbox.talkifai() as talkifai, sandbox.cursor() as cursor:
-        talkifai_read = await read(talkifai, talkifai_id, "asc", 5)
-        cursor_read = await read(cursor, "con_9s2kd81", "asc", 5)
+        talkifai_before = await read(talkifai, talkifai_id, "asc", 5)
+        cursor_before = await read(cursor, cursor_id, "asc", 5)
+        sandbox.data.extend_talkifai(talkifai_id, 12)
+        sandbox.data.extend_cursor(cursor_id, 12)
+        talkifai_after = await read(talkifai, talkifai_id, "asc", 5)
+        cursor_after = await read(cursor, cursor_id, "asc", 5)
 
-    truth = talkifai_truth(sandbox.data.talkifai[talkifai_id])
-    verdicts.check(talkifai_read, truth, "talkifai appended")
-    verdicts.check(cursor_read, cursor_truth(sandbox.data.cursor["con_9s2kd81"]), "cursor appended")
+    verdicts.check(talkifai_after, talkifai_truth(sandbox.data.talkifai[talkifai_id]), "talkifai")
+    verdicts.check(cursor_after, cursor_truth(sandbox.data.cursor[cursor_id]), "cursor")
     verdicts.conclude()
+    for before, after in ((talkifai_before, talkifai_after), (cursor_before, cursor_after)):
+        assert len(after) == len(before) + 12
+        assert [m.id for m in after[: len(before)]] == [m.id for m in before]
 
 
 @pytest.mark.parametrize("order", ORDERS)
