@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -193,7 +193,7 @@ async def offset_pages(
     fetch: Callable[[int, int], Awaitable[Sequence[R]]],
     *,
     limit: int,
-    fingerprint: Callable[[R], Hashable],
+    fingerprint: Callable[[R], object],
     provider: str,
     start: int = 0,
 ) -> AsyncGenerator[Sequence[R], None]:
@@ -227,8 +227,8 @@ async def offset_pages(
             pages in a row hold nothing but one identical message.
     """
     offset = start
-    recent: deque[Hashable] = deque(maxlen=limit)  # the last positions yielded
-    head: list[Hashable] = []  # the first page, to recognise an ignored offset
+    recent: deque[object] = deque(maxlen=limit)  # the last positions yielded
+    head: list[object] = []  # the first page, to recognise an ignored offset
     stalls = 0
     while True:
         asked = limit
@@ -274,7 +274,7 @@ async def offset_pages(
 _UNDECIDED: Final[Sequence[object]] = ()
 
 
-def _repeats(prints: list[Hashable], recent: deque[Hashable]) -> bool:
+def _repeats(prints: list[object], recent: deque[object]) -> bool:
     """
     Whether a full page is nothing but the positions just yielded, again.
 
@@ -291,10 +291,10 @@ async def _resolve_repeat(
     offset: int,
     *,
     limit: int,
-    fingerprint: Callable[[R], Hashable],
-    recent: deque[Hashable],
-    head: list[Hashable],
-) -> tuple[Sequence[R], list[Hashable]] | None:
+    fingerprint: Callable[[R], object],
+    recent: deque[object],
+    head: list[object],
+) -> tuple[Sequence[R], list[object]] | None:
     """
     Tell apart what a page of records already yielded means, with two small probes.
 

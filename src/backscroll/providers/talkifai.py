@@ -18,7 +18,7 @@ Vendor quirks, all handled here or in the shared offset pager:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -239,7 +239,7 @@ class TalkifaiProvider(HTTPProvider):
         )
 
 
-def _fingerprint(record: Record) -> Hashable:
+def _fingerprint(record: Record) -> object:
     # Compared, never hashed: a plain tuple of the fields that tell two records apart.
     return (
         record.get("timestamp"),
