@@ -228,3 +228,25 @@ def sqlite_messages(path: Path) -> list[Message]:
 def expected(provider: MemoryProvider) -> dict[tuple[str, str, str], Message]:
     """Every message of the source, by key."""
     return {(m.provider, m.conversation_id, m.id): m for ms in provider.data.values() for m in ms}
+
+
+class GatedProvider:
+    """Wraps a provider; every read waits at its start until `release` is set."""
+
+    def __init__(self, inner: MemoryProvider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.reading = anyio.Event()
+        self.release = anyio.Event()
+
+    def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
+        """The inner provider's conversations."""
+        return self.inner.conversations(limit=limit)
+
+    async def messages(self, conversation_id: str, **options: Any) -> AsyncIterator[Message]:
+        """The inner provider's messages, once the gate is open."""
+        self.reading.set()
+        await self.release.wait()
+        async with contextlib.aclosing(self.inner.messages(conversation_id, **options)) as inner:
+            async for item in inner:
+                yield item

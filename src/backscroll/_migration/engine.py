@@ -17,6 +17,7 @@ rewindable one is cut back to the checkpoint's position before the rerun writes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,10 +27,12 @@ import anyio
 import anyio.to_thread
 
 from backscroll._migration.checkpoint import Checkpoint
+from backscroll._migration.lock import holding
 from backscroll._migration.pipeline import Batch, Done, Pipeline, Plan, describe, source_name
 from backscroll._models import Conversation
 from backscroll._protocols import DeletesConversations
-from backscroll.errors import CheckpointError, ConfigurationError
+from backscroll.errors import BackscrollError, CheckpointError, ConfigurationError, SinkError
+from backscroll.sinks._file import FileSink
 from backscroll.sinks._protocol import CountsMessages, RecordsConversations, RewindableSink, Sink
 
 if TYPE_CHECKING:
@@ -94,6 +97,8 @@ async def migrate(
         ConfigurationError: an argument is unusable (raised before anything is copied).
         CheckpointError: the checkpoint cannot be read or written, or belongs to another
             migration.
+        LockedError: another migration is running on the same checkpoint or sink file
+            (raised at once, before anything is read or written).
         SinkError: the sink cannot store messages. Nothing after its last commit counts.
         BackscrollError: listing the conversations failed (nothing is lost: rerun).
 
@@ -120,16 +125,39 @@ async def migrate(
         )
         raise ConfigurationError(msg)
     path = None if checkpoint is None else Path(checkpoint)
-    state = await anyio.to_thread.run_sync(
-        lambda: Checkpoint.open(path, source=source_identity(source), sink=sink_identity(sink))
-    )
-    writer = SinkWriter(pipeline, sink, state, delete_after=delete_after)
-    await writer.prepare()
-    await pipeline.run(writer)
-    if pipeline.finished_all:
-        state.pass_complete = True
-        await anyio.to_thread.run_sync(state.save)
+    locks = await anyio.to_thread.run_sync(lambda: _lock(sink, path))
+    try:
+        state = await anyio.to_thread.run_sync(
+            lambda: Checkpoint.open(path, source=source_identity(source), sink=sink_identity(sink))
+        )
+        writer = SinkWriter(pipeline, sink, state, delete_after=delete_after)
+        await writer.prepare()
+        await pipeline.run(writer)
+        if pipeline.finished_all:
+            state.pass_complete = True
+            await anyio.to_thread.run_sync(state.save)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(locks.close)
     return pipeline.report(complete=state.pass_complete)
+
+
+def _lock(sink: Sink, checkpoint: Path | None) -> contextlib.ExitStack:
+    """
+    Lock the checkpoint and the sink's file for the run (blocking); close the stack to unlock.
+
+    Raises:
+        LockedError: another run holds one of them (then neither is held).
+    """
+    files: list[tuple[Path, str, type[BackscrollError]]] = []
+    if checkpoint is not None:
+        files.append((checkpoint, "the checkpoint", CheckpointError))
+    if isinstance(sink, FileSink):
+        files.append((sink.path, f"the {sink.file_kind}", SinkError))
+    stack = contextlib.ExitStack()
+    with stack:
+        stack.enter_context(holding(files))
+        return stack.pop_all()
 
 
 class SinkWriter:
