@@ -19,6 +19,7 @@ from .running import (
     convai_truth,
     invoke,
     jsonl_records,
+    read_checkpoint,
     sqlite_keys,
     vendor_args,
 )
@@ -101,7 +102,7 @@ def test_a_shards_checkpoint_names_the_character(served: Served, tmp_path: Path)
     args = ["migrate", *vendor_args(served, "convai"), "--shard", "0/2", "--to", "jsonl:p.jsonl"]
     assert invoke(*args, env=served.env).exit_code == 0
     checkpoint = tmp_path / "p.jsonl.convai.shard-0-of-2.checkpoint.json"
-    source = json.loads(checkpoint.read_text())["source"]
+    source = read_checkpoint(checkpoint)["source"]
     assert source == {
         "name": "convai",
         "base_url": served.base_url("convai"),

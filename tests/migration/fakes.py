@@ -250,3 +250,17 @@ class GatedProvider:
         async with contextlib.aclosing(self.inner.messages(conversation_id, **options)) as inner:
             async for item in inner:
                 yield item
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """
+    A checkpoint journal replayed by hand: its header, its last state, every watermark.
+
+    Independent of the code under test: lines after the header are read in order, the last
+    one's state and each conversation's latest watermark win.
+    """
+    header, *records = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    data = {**header, **records[-1], "conversations": {}}
+    for record in records:
+        data["conversations"].update(record["conversations"])
+    return data
