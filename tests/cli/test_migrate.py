@@ -197,6 +197,34 @@ def test_a_refused_credential_is_never_echoed(served: Served) -> None:
         assert "Traceback" not in result.output
 
 
+def test_a_refused_credential_stops_the_run_and_says_so_once(served: Served) -> None:
+    """A wrong --api-key over many ids: one request's failure, one "Stopped" line, status 1."""
+    ids = sorted(served.sandbox.data.cursor)[:9]
+    flags = [flag for conversation_id in ids for flag in ("--id", conversation_id)]
+    before = len(served.sandbox.requests)
+    text = invoke(
+        "migrate", *vendor_args(served, "cursor"), "--api-key", "sk-wrong", *flags,
+        "--to", "sqlite:h.db", "-q", "--concurrency", "1", "--max-retries", "0",
+    )  # fmt: skip
+    as_json = invoke(
+        "migrate", *vendor_args(served, "cursor"), "--api-key", "sk-wrong", *flags,
+        "--to", "sqlite:h.db", "-q", "--json", "--concurrency", "1", "--max-retries", "0",
+    )  # fmt: skip
+
+    assert text.exit_code == as_json.exit_code == 1
+    assert len(served.sandbox.requests) - before == 2  # one per run, not nine
+    stopped = [line for line in text.stdout.splitlines() if line.startswith("Stopped: ")]
+    assert len(stopped) == 1
+    assert "AuthenticationError" in stopped[0]
+    assert "rerun the same command" in stopped[0]
+    assert "failed:" not in text.stdout
+    assert text.stdout.count("401") == 1
+    summary = json.loads(as_json.stdout)
+    assert summary["stopped_by"]["error_type"] == "AuthenticationError"
+    assert len(summary["failures"]) == 1
+    assert "sk-wrong" not in text.output + as_json.output
+
+
 def test_progress_off_a_terminal_is_plain_lines(served: Served) -> None:
     """Without a terminal, progress is one plain line per conversation, no ANSI codes."""
     truth = convai_truth(served.sandbox)

@@ -42,7 +42,12 @@ from backscroll._models import Conversation, Message
 from backscroll._paging import Window
 from backscroll._protocols import ChatHistoryProvider, ListsConversations
 from backscroll._validate import nonempty_str, positive_int
-from backscroll.errors import BackscrollError, ConfigurationError
+from backscroll.errors import (
+    AuthenticationError,
+    BackscrollError,
+    ConfigurationError,
+    PermissionDeniedError,
+)
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -188,7 +193,9 @@ class Pipeline:
         self.tally = Tally()
         self.retries_before = _retries(source)
         self.error: BaseException | None = None
-        self.stopped = False  # by fail_fast
+        self.stopped = False  # by fail_fast, or by the credential
+        #: The failure that ended the run: the source refused the credential.
+        self.stopped_by: ConversationFailure | None = None
         self.healthy = True  # the writer may still commit
         self.last_commit = 0.0
         self.cancel_readers = anyio.CancelScope()
@@ -231,6 +238,7 @@ class Pipeline:
             retries=max(0, _retries(self.source) - self.retries_before),
             duration=time.perf_counter() - self.started,
             complete=complete,
+            stopped_by=self.stopped_by,
         )
 
     def emit(
@@ -254,6 +262,32 @@ class Pipeline:
         if self.fail_fast:
             self.stopped = True
             self.cancel_readers.cancel()
+
+    def _refused(self, conversation_id: str, exc: BackscrollError) -> None:
+        """
+        The source refused the credential: end the run, reported once.
+
+        Every other conversation would meet the same refusal, one request each, so no
+        other is started. What was committed stays, and the checkpoint resumes the run
+        once the credential is fixed. Readers that met the refusal at the same time add
+        nothing to the report.
+        """
+        if self.stopped_by is not None:
+            return
+        failure = ConversationFailure(
+            conversation_id=conversation_id, reason=describe(exc), error_type=type(exc).__name__
+        )
+        self.stopped_by = failure
+        self.tally.failures.append(failure)
+        logger.error(
+            "migration stopped: %s refused the credential (%s); no other conversation is "
+            "tried. Fix it and rerun with the same checkpoint",
+            source_name(self.source),
+            failure.error_type,
+        )
+        self.emit("failed", conversation_id, reason=failure.reason)
+        self.stopped = True
+        self.cancel_readers.cancel()
 
     def _start_readers(
         self, readers: TaskGroup, writer: Writer, items: MemoryObjectSendStream[Item]
@@ -353,7 +387,10 @@ class Pipeline:
             if isinstance(exc, anyio.BrokenResourceError):
                 raise  # the writer is gone: not this conversation's fault
             failed = True
-            self.fail(conversation_id, describe(exc), type(exc).__name__)
+            if isinstance(exc, AuthenticationError | PermissionDeniedError):
+                self._refused(conversation_id, exc)
+            else:
+                self.fail(conversation_id, describe(exc), type(exc).__name__)
         finally:
             if messages is not None:
                 await _close(messages)

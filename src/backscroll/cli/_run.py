@@ -284,14 +284,22 @@ def _text(plan: CopyPlan, report: MigrationReport) -> list[str]:
     lines = [f"{plan.title}: {counts}{extra} in {report.duration:.1f} s."]
     if report.deleted:
         lines.append(f"{plural(len(report.deleted), 'conversation')} deleted at the vendor.")
-    if report.failures:
-        lines.append(f"{plural(report.conversations_failed, 'conversation')} failed:")
+    stopped = report.stopped_by
+    failures = [failure for failure in report.failures if failure is not stopped]
+    if stopped is not None:
+        lines.append(
+            f"Stopped: {stopped.error_type} on {stopped.conversation_id}: "
+            f"{one_line(stopped.reason)} No other conversation was tried (each would fail the "
+            "same way): fix the credential, then rerun the same command to go on."
+        )
+    if failures:
+        lines.append(f"{plural(len(failures), 'conversation')} failed:")
         lines.extend(
             f"  {failure.conversation_id}: {failure.error_type}: {one_line(failure.reason)}"
-            for failure in report.failures[:_SHOWN_FAILURES]
+            for failure in failures[:_SHOWN_FAILURES]
         )
-        if len(report.failures) > _SHOWN_FAILURES:
-            hidden = len(report.failures) - _SHOWN_FAILURES
+        if len(failures) > _SHOWN_FAILURES:
+            hidden = len(failures) - _SHOWN_FAILURES
             lines.append(f"  ... and {hidden} more (--json lists them all)")
     if plan.checkpoint is not None:
         again = "retry the failed ones" if report.failures else "copy what is new"
