@@ -28,7 +28,16 @@ import anyio.to_thread
 
 from backscroll._migration.checkpoint import Checkpoint
 from backscroll._migration.lock import holding
-from backscroll._migration.pipeline import Batch, Done, Pipeline, Plan, describe, source_name
+from backscroll._migration.pipeline import (
+    Batch,
+    Done,
+    Pipeline,
+    Plan,
+    close,
+    describe,
+    plural,
+    source_name,
+)
 from backscroll._models import Conversation
 from backscroll._protocols import DeletesConversations
 from backscroll.errors import BackscrollError, CheckpointError, ConfigurationError, SinkError
@@ -304,13 +313,19 @@ class SinkWriter:
             await self._delete(finished)
 
     async def _delete(self, done: list[Done]) -> None:
-        """Delete committed conversations at the vendor, where the counts match."""
+        """
+        Delete committed conversations at the vendor, each only if it is still what we hold.
+
+        Each conversation is checked twice: the sink must hold as many messages as the
+        copy read, and, just before its delete request, a fresh read must show nothing
+        the sink lacks (it may have gained messages since it was copied). One that grew
+        is kept and reported; the next run copies what is new, and deletes it then.
+        """
         pipeline = self.pipeline
         checkpoint = self.checkpoint
         source = pipeline.source
         if not isinstance(source, DeletesConversations):  # pragma: no cover - checked
             raise TypeError
-        ready: list[str] = []
         for item in done:
             watermark = checkpoint.watermark(item.conversation_id)
             if watermark.deleted:
@@ -323,22 +338,32 @@ class SinkWriter:
                 )
                 pipeline.fail(item.conversation_id, reason, "CountMismatch")
                 continue
-            ready.append(item.conversation_id)
-        if not ready:
-            return
-        try:
-            await source.delete_conversations(ready)
-        except Exception as exc:  # noqa: BLE001 - reported; the copy itself is done
-            for conversation_id in ready:
+            try:
+                grown = await self._unheld(item.conversation_id, watermark)
+                if grown:
+                    reason = (
+                        f"copied, but not deleted: it gained {plural(grown, 'message')} at the "
+                        "vendor after it was read. Rerun to copy them; it is deleted then"
+                    )
+                    pipeline.fail(item.conversation_id, reason, "ChangedSinceRead")
+                    continue
+                await source.delete_conversations([item.conversation_id])
+            except Exception as exc:  # noqa: BLE001 - reported; the copy itself is done
                 reason = f"copied, but deleting it failed: {describe(exc)}"
-                pipeline.fail(conversation_id, reason, type(exc).__name__)
-            return
-        for conversation_id in ready:
-            checkpoint.watermark(conversation_id).deleted = True
-            pipeline.tally.deleted.append(conversation_id)
-        await anyio.to_thread.run_sync(checkpoint.save)
-        for conversation_id in ready:
-            pipeline.emit("deleted", conversation_id)
+                pipeline.fail(item.conversation_id, reason, type(exc).__name__)
+                continue
+            watermark.deleted = True
+            pipeline.tally.deleted.append(item.conversation_id)
+            await anyio.to_thread.run_sync(checkpoint.save)
+            pipeline.emit("deleted", item.conversation_id)
+
+    async def _unheld(self, conversation_id: str, watermark: Watermark) -> int:
+        """How many of the conversation's messages at the vendor now the sink lacks."""
+        messages = self.pipeline.source.messages(conversation_id)
+        try:
+            return sum([not watermark.holds(message) async for message in messages])
+        finally:
+            await close(messages)
 
     async def _held(self, item: Done, watermark: Watermark) -> int:
         """How many of the conversation's messages the sink holds, by its count if it has one."""

@@ -61,7 +61,9 @@ __all__ = [
     "Pipeline",
     "Plan",
     "Writer",
+    "close",
     "describe",
+    "plural",
     "source_name",
 ]
 
@@ -332,7 +334,7 @@ class Pipeline:
                 async for conversation in listing:
                     yield conversation
             finally:
-                await _close(listing)
+                await close(listing)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -393,7 +395,7 @@ class Pipeline:
                 self.fail(conversation_id, describe(exc), type(exc).__name__)
         finally:
             if messages is not None:
-                await _close(messages)
+                await close(messages)
         if batch:  # what was read before a failure is sent too (a writer may keep it)
             await items.send(Batch(conversation_id, batch))
             copied += len(batch)
@@ -524,7 +526,12 @@ class _TimeOrder:
         )
 
 
-async def _close(iterator: object) -> None:
+def plural(count: int, noun: str) -> str:
+    """``1 message``, ``2 messages``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+async def close(iterator: object) -> None:
     """Close a provider's iterator; failing to close it must not stop the run."""
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:
