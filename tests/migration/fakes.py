@@ -55,6 +55,10 @@ class MemoryProvider:
         self.deleted: list[str] = []
         self.reads: list[tuple[str, datetime | None]] = []
 
+    def identity(self) -> dict[str, str]:
+        """Its name: what a checkpoint records of it."""
+        return {"name": self.name}
+
     @classmethod
     def build(
         cls, sizes: Sequence[int], *, burst: int = 1, untimed_every: int = 0
@@ -137,6 +141,10 @@ class CancellingProvider:
         self.after = after
         self.yielded = 0
 
+    def identity(self) -> dict[str, str]:
+        """The inner provider's identity: a checkpoint sees the same source."""
+        return self.inner.identity()
+
     def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
         """The inner provider's conversations."""
         return self.inner.conversations(limit=limit)
@@ -161,6 +169,10 @@ class FailingProvider:
         self.after = after
         self.error = error
         self.yielded = 0
+
+    def identity(self) -> dict[str, str]:
+        """The inner provider's identity: a checkpoint sees the same source."""
+        return self.inner.identity()
 
     def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
         """The inner provider's conversations."""
@@ -238,6 +250,10 @@ class GatedProvider:
         self.name = inner.name
         self.reading = anyio.Event()
         self.release = anyio.Event()
+
+    def identity(self) -> dict[str, str]:
+        """The inner provider's identity: a checkpoint sees the same source."""
+        return self.inner.identity()
 
     def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
         """The inner provider's conversations."""

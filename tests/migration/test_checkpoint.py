@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
@@ -237,15 +237,61 @@ async def test_another_convai_characters_checkpoint_is_refused(tmp_path: Path) -
 
 
 async def test_the_source_is_named_without_credentials(tmp_path: Path) -> None:
-    """A base URL's user, password and query are left out of the checkpoint."""
-
-    class Hosted(MemoryProvider):
-        base_url = "https://user:hunter2@chat.example/api/v1?key=hunter3"
-
-    await migrate_into_sqlite(tmp_path, Hosted(MemoryProvider.build([1]).data))
+    """The checkpoint names a vendor source by name and base URL; its key appears nowhere."""
+    sandbox = Sandbox(seed=0)
+    async with (
+        sandbox.cursor(api_key="hunter2-key") as source,
+        SqliteSink(tmp_path / "out.db") as sink,
+    ):
+        await backscroll.migrate(
+            source, sink, conversation_ids=["con_9s2kd81"], checkpoint=tmp_path / "ckpt.json"
+        )
     data = read_checkpoint(tmp_path / "ckpt.json")
-    assert data["source"] == {"name": "memory", "base_url": "https://chat.example/api/v1"}
-    assert "hunter" not in (tmp_path / "ckpt.json").read_text()
+    assert data["source"] == {"name": "cursor", "base_url": source.base_url}
+    assert "hunter2" not in (tmp_path / "ckpt.json").read_text()
+
+
+def test_every_built_in_source_and_sink_is_identifiable(tmp_path: Path) -> None:
+    """The identity a checkpoint records comes from the Identifiable protocol, not attributes."""
+    provider = JsonlProvider(tmp_path / "export.jsonl")
+    assert isinstance(provider, backscroll.Identifiable)
+    assert provider.identity() == {
+        "name": "jsonl",
+        "path": str((tmp_path / "export.jsonl").resolve()),
+    }
+    for sink in (JsonlSink(tmp_path / "a.jsonl"), SqliteSink(tmp_path / "a.db")):
+        assert isinstance(sink, backscroll.Identifiable)
+        assert sink.identity() == {"type": type(sink).__name__, "path": str(sink.path.resolve())}
+
+
+async def test_a_source_without_an_identity_is_named_by_its_class(tmp_path: Path) -> None:
+    """A source that is not Identifiable is recorded by its class name, attributes ignored."""
+
+    class Plain:
+        name = "ignored"
+        base_url = "https://ignored.example"
+
+        def __init__(self) -> None:
+            self.inner = MemoryProvider.build([2])
+
+        def messages(self, conversation_id: str, **options: Any) -> Any:
+            return self.inner.messages(conversation_id, **options)
+
+    async with SqliteSink(tmp_path / "out.db") as sink:
+        report = await backscroll.migrate(
+            Plain(), sink, conversation_ids=["c0"], checkpoint=tmp_path / "ckpt.json"
+        )
+    assert report.messages_written == 2
+    assert read_checkpoint(tmp_path / "ckpt.json")["source"] == {"name": "Plain"}
+
+
+async def test_an_identity_that_is_not_text_is_a_configuration_error(tmp_path: Path) -> None:
+    """identity() must give text for text: anything else is refused before anything is copied."""
+    source = MemoryProvider.build([1])
+    source.identity = lambda: {"name": 7}  # type: ignore[method-assign, dict-item]
+    async with SqliteSink(tmp_path / "out.db") as sink:
+        with pytest.raises(backscroll.ConfigurationError, match=r"identity\(\) must return"):
+            await backscroll.migrate(source, sink, checkpoint=tmp_path / "ckpt.json")
 
 
 async def test_another_exports_checkpoint_is_refused(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from backscroll._migration.checkpoint import Checkpoint
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the benchmarks package sits beside src/, not in it
@@ -19,7 +21,7 @@ def test_the_benchmark_measures_every_size_and_reads_the_journal_back(tmp_path: 
     assert all(c.commits_per_rewrite >= 1 for c in costs)
     cost = checkpoint.measure(50, 3, tmp_path)
     assert cost.conversations == 50
-    reopened = checkpoint.Checkpoint.open(
+    reopened = Checkpoint.open(
         tmp_path / "ckpt-50.json",
         source={"name": "bench"},
         sink={"type": "SqliteSink", "path": "/bench.db"},

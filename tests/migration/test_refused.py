@@ -60,7 +60,7 @@ async def test_other_failures_do_not_end_the_run(tmp_path: Path) -> None:
     error = backscroll.NotFoundError("gone", status_code=404, provider="memory")
     source = FailingProvider(MemoryProvider.build([3, 3, 3]), after=0, error=error)
     async with SqliteSink(tmp_path / "out.db") as sink:
-        report = await backscroll.migrate(source, sink)  # type: ignore[arg-type]
+        report = await backscroll.migrate(source, sink)
     assert report.stopped_by is None
     assert report.conversations_failed == 3
 
@@ -76,7 +76,7 @@ async def test_the_checkpoint_resumes_once_the_credential_is_fixed(
     async with JsonlSink(tmp_path / "out.jsonl") as sink:
         refused = FailingProvider(memory, after=450, error=refusal)
         first = await backscroll.migrate(
-            refused,  # type: ignore[arg-type]
+            refused,
             sink,
             checkpoint=checkpoint,
             concurrency=1,

@@ -18,10 +18,9 @@ rewindable one is cut back to the checkpoint's position before the rerun writes.
 from __future__ import annotations
 
 import contextlib
-import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.to_thread
@@ -39,12 +38,13 @@ from backscroll._migration.pipeline import (
     source_name,
 )
 from backscroll._models import Conversation
-from backscroll._protocols import DeletesConversations
+from backscroll._protocols import DeletesConversations, Identifiable
 from backscroll.errors import BackscrollError, CheckpointError, ConfigurationError, SinkError
 from backscroll.sinks._file import FileSink
 from backscroll.sinks._protocol import CountsMessages, RecordsConversations, RewindableSink, Sink
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Iterable
     from datetime import datetime
 
@@ -61,6 +61,7 @@ async def migrate(
     sink: Sink,
     *,
     conversation_ids: Iterable[str] | None = None,
+    shard: tuple[int, int] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     concurrency: int = 8,
     since: datetime | None = None,
@@ -85,6 +86,10 @@ async def migrate(
             open: close it yourself (``async with``).
         conversation_ids: The conversations to copy. ``None`` lists all of them, which
             needs a source that can (`ListsConversations`).
+        shard: ``(index, count)``: copy only the conversations (listed or given) of
+            shard *index* of *count*, by `backscroll.shard_of`; *count* workers with
+            indexes ``0`` to ``count - 1`` cover the account exactly once between them.
+            Give each its own checkpoint and sink.
         checkpoint: A JSON file that records progress; created if missing. Keep one per
             source and sink. ``None`` resumes nothing.
         concurrency: How many conversations are read at once.
@@ -121,6 +126,7 @@ async def migrate(
     pipeline = Pipeline(
         source,
         conversation_ids=conversation_ids,
+        shard=shard,
         concurrency=concurrency,
         since=since,
         fail_fast=fail_fast,
@@ -384,31 +390,37 @@ def _check_sink(sink: object) -> None:
 
 def source_identity(source: object) -> Identity:
     """
-    What tells this source from another of the same vendor, for the checkpoint.
+    What tells this source from another, for the checkpoint (`Identifiable`).
 
-    Its ``name``, and where it has them its ``base_url`` (without any user, password or
-    query), ``character_id`` (two Convai characters are both ``"convai"``) and ``path``
-    (a `JsonlProvider`'s file, resolved). Never a credential.
+    A source that does not say is named by its class. Never a credential.
+
+    Raises:
+        ConfigurationError: its identity is not a mapping of text to text.
     """
-    identity = {"name": source_name(source)}
-    base_url = getattr(source, "base_url", None)
-    if isinstance(base_url, str) and base_url:
-        parts = urlsplit(base_url)
-        host = parts.netloc.rpartition("@")[2]
-        identity["base_url"] = urlunsplit((parts.scheme, host, parts.path, "", ""))
-    character_id = getattr(source, "character_id", None)
-    if isinstance(character_id, str) and character_id:
-        identity["character_id"] = character_id
-    return identity | _path_of(source)
+    if isinstance(source, Identifiable):
+        return _checked_identity(source, source.identity())
+    return {"name": type(source).__name__}
 
 
 def sink_identity(sink: object) -> Identity:
-    """What tells this sink from another, for the checkpoint: its type and resolved file."""
-    return {"type": type(sink).__name__} | _path_of(sink)
+    """
+    What tells this sink from another, for the checkpoint: its type and file.
+
+    Raises:
+        ConfigurationError: its identity is not a mapping of text to text.
+    """
+    if isinstance(sink, Identifiable):
+        return _checked_identity(sink, sink.identity())
+    return {"type": type(sink).__name__}
 
 
-def _path_of(part: object) -> Identity:
-    path = getattr(part, "path", None)
-    if isinstance(path, str | os.PathLike):
-        return {"path": str(Path(path).resolve())}
-    return {}
+def _checked_identity(part: object, identity: object) -> Identity:
+    if not isinstance(identity, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in identity.items()
+    ):
+        msg = (
+            f"{type(part).__name__}.identity() must return a mapping of str to str, "
+            f"got {type(identity).__name__}"
+        )
+        raise ConfigurationError(msg)
+    return dict(identity)

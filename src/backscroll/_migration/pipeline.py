@@ -38,9 +38,10 @@ from backscroll._migration.report import (
     MigrationReport,
     ProgressEvent,
 )
+from backscroll._migration.shards import check_shard, shard_of
 from backscroll._models import Conversation, Message
 from backscroll._paging import Window
-from backscroll._protocols import ChatHistoryProvider, ListsConversations
+from backscroll._protocols import ChatHistoryProvider, Identifiable, ListsConversations
 from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import (
     AuthenticationError,
@@ -172,6 +173,7 @@ class Pipeline:
         source: ChatHistoryProvider,
         *,
         conversation_ids: Iterable[str] | None,
+        shard: tuple[int, int] | None = None,
         concurrency: int,
         since: datetime | None,
         fail_fast: bool,
@@ -188,6 +190,7 @@ class Pipeline:
             raise ConfigurationError(msg)
         self.source = source
         self.conversation_ids = conversation_ids
+        self.shard = None if shard is None else check_shard(shard)
         self.concurrency = positive_int(concurrency, "concurrency")
         self.since = Window.of(since, None).since
         self.fail_fast = fail_fast
@@ -314,13 +317,19 @@ class Pipeline:
             async with ids, contextlib.aclosing(self._conversations()) as conversations:
                 async for item in conversations:
                     conversation_id = item if isinstance(item, str) else item.id
-                    if conversation_id in seen:
+                    if conversation_id in seen or not self._in_shard(conversation_id):
                         continue
                     seen.add(conversation_id)
                     self.emit("listed", conversation_id)
                     await ids.send(item)
         except Exception as exc:  # noqa: BLE001 - handed to the caller by run()
             self._abort(exc)
+
+    def _in_shard(self, conversation_id: str) -> bool:
+        if self.shard is None:
+            return True
+        index, count = self.shard
+        return shard_of(conversation_id, count) == index
 
     async def _conversations(self) -> AsyncGenerator[str | Conversation, None]:
         if self.conversation_ids is not None:
@@ -481,9 +490,12 @@ def _check_source(source: object) -> None:
 
 
 def source_name(source: object) -> str:
-    """The source's ``name`` (``"convai"``), else its class name."""
-    name = getattr(source, "name", None)
-    return name if isinstance(name, str) and name else type(source).__name__
+    """The source's name (``"convai"``) from its `Identifiable` identity, else its class name."""
+    if isinstance(source, Identifiable):
+        name = source.identity().get("name")
+        if isinstance(name, str) and name:
+            return name
+    return type(source).__name__
 
 
 def _retries(source: object) -> int:

@@ -36,6 +36,10 @@ class FileSink(abc.ABC):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
 
+    def identity(self) -> dict[str, str]:
+        """Its type and resolved file, for checkpoints (see `backscroll.Identifiable`)."""
+        return {"type": type(self).__name__, "path": str(self.path.resolve())}
+
     async def __aenter__(self) -> Self:
         await self._worker.run(self._open)
         return self
