@@ -69,6 +69,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("backscroll")
+#: Where a migration logs its conversations: started and finished at INFO, failed at WARNING.
+migration_logger = logging.getLogger("backscroll.migration")
 
 #: Messages per batch a reader hands to the writer.
 BATCH_SIZE: Final = 256
@@ -249,7 +251,8 @@ class Pipeline:
     def emit(
         self, kind: EventKind, conversation_id: str, messages: int = 0, reason: str | None = None
     ) -> None:
-        """Tell ``on_progress``; what it raises stops the run."""
+        """Log the step, then tell ``on_progress``; what ``on_progress`` raises stops the run."""
+        _log_event(kind, conversation_id, messages, reason)
         if self.on_progress is not None:
             event = ProgressEvent(
                 kind=kind, conversation_id=conversation_id, messages=messages, reason=reason
@@ -536,6 +539,30 @@ class _TimeOrder:
             "without a checkpoint into an SqliteSink (which stores each message once however "
             "often it is copied)"
         )
+
+
+#: The log line of each step a migration logs; the other steps are too many to log.
+_LOGGED: Final[dict[EventKind, str]] = {
+    "started": "conversation %s: started",
+    "finished": "conversation %s: finished, %d messages written",
+    "deleted": "conversation %s: deleted at the vendor",
+}
+
+
+def _log_event(kind: EventKind, conversation_id: str, messages: int, reason: str | None) -> None:
+    """
+    Log a conversation's step on the ``backscroll.migration`` logger.
+
+    Ids, counts and the failure's reason only: reasons are error messages, which are
+    redacted where they are made, so no credential reaches a log line.
+    """
+    if kind == "failed":
+        migration_logger.warning("conversation %s: failed: %s", conversation_id, reason)
+    elif (line := _LOGGED.get(kind)) is not None and migration_logger.isEnabledFor(logging.INFO):
+        if kind == "finished":
+            migration_logger.info(line, conversation_id, messages)
+        else:
+            migration_logger.info(line, conversation_id)
 
 
 def plural(count: int, noun: str) -> str:
