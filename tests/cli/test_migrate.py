@@ -342,3 +342,11 @@ def test_ctrl_c_is_status_130_with_what_to_do(
     assert result.exit_code == 130
     assert result.stderr.splitlines()[-1] == message
     assert result.stdout == ""
+
+
+def test_a_shard_count_of_zero_says_n_must_be_at_least_one() -> None:
+    """--shard 1/0 names N, not I; --shard 4/4 names the range of I."""
+    zero = invoke("migrate", "cursor", "--id", "c", "--to", "sqlite:h.db", "--shard", "1/0")
+    out_of_range = invoke("migrate", "cursor", "--id", "c", "--to", "sqlite:h.db", "--shard", "4/4")
+    assert_usage_error(zero, "--shard 1/0: N, the number of shards, must be at least 1")
+    assert_usage_error(out_of_range, "--shard 4/4: I must be from 0 to 3")

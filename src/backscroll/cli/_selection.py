@@ -54,8 +54,11 @@ def parse_shard(text: str) -> Shard:
         msg = f"--shard takes I/N (the I-th of N shards, from 0), as in 0/4; got {text!r}"
         raise UsageError(msg)
     index, count = int(match[1]), int(match[2])
-    if count < 1 or index >= count:
-        msg = f"--shard {text}: I must be from 0 to N-1 (shards are numbered from 0)"
+    if count < 1:
+        msg = f"--shard {text}: N, the number of shards, must be at least 1"
+        raise UsageError(msg)
+    if index >= count:
+        msg = f"--shard {text}: I must be from 0 to {count - 1} (shards are numbered from 0)"
         raise UsageError(msg)
     return Shard(index, count)
 
