@@ -16,7 +16,12 @@ from backscroll._migration.engine import migrate
 from backscroll._migration.report import ConversationFailure, MigrationReport, ProgressEvent
 from backscroll._migration.shards import shard_of
 from backscroll._models import Conversation, Message, Role
-from backscroll._protocols import ChatHistoryProvider, DeletesConversations, ListsConversations
+from backscroll._protocols import (
+    ChatHistoryProvider,
+    DeletesConversations,
+    Identifiable,
+    ListsConversations,
+)
 from backscroll.errors import (
     APIConnectionError,
     APIStatusError,
@@ -28,6 +33,7 @@ from backscroll.errors import (
     CheckpointError,
     ConfigurationError,
     ConversionError,
+    LockedError,
     MissingExtraError,
     NotFoundError,
     PaginationError,
@@ -58,7 +64,9 @@ __all__ = [
     "ConversionError",
     "CursorProvider",
     "DeletesConversations",
+    "Identifiable",
     "ListsConversations",
+    "LockedError",
     "Message",
     "MigrationReport",
     "MissingExtraError",

@@ -5,12 +5,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Mapping, Sequence
     from datetime import datetime
 
     from backscroll._models import Conversation, Message
 
-__all__ = ["ChatHistoryProvider", "DeletesConversations", "ListsConversations", "Order"]
+__all__ = [
+    "ChatHistoryProvider",
+    "DeletesConversations",
+    "Identifiable",
+    "ListsConversations",
+    "Order",
+]
 
 Order = Literal["asc", "desc"]
 
@@ -69,4 +75,27 @@ class DeletesConversations(Protocol):
 
     async def delete_conversations(self, ids: Sequence[str]) -> None:
         """Delete the conversations with these ids at the vendor. Irreversible."""
+        ...
+
+
+@runtime_checkable
+class Identifiable(Protocol):
+    """
+    A source or sink that says what tells it apart from another of its kind.
+
+    A migration's checkpoint records the identity of its source and its sink, and refuses
+    to be used with any other: another Convai character's checkpoint would skip the wrong
+    sessions, another export's would cut the wrong file. Every built-in provider and sink
+    is `Identifiable`; a source that is not is named by its class alone.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def identity(self) -> Mapping[str, str]:
+        """
+        What tells this one apart: ``{"name": "convai", "character_id": "7f3e..."}``.
+
+        Short text values (a name, a base URL without user, password or query, a
+        resolved file path); never a credential: the checkpoint file holds them as is.
+        """
         ...

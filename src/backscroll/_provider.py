@@ -6,6 +6,7 @@ import abc
 import os
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, ClassVar, Self
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from backscroll._http import HTTPCore
@@ -121,6 +122,16 @@ class HTTPProvider(Closeable):
     def retries(self) -> int:
         """How many requests this provider has retried so far."""
         return self._http.stats.retries
+
+    def identity(self) -> dict[str, str]:
+        """
+        Its name and base URL (without user, password, query or fragment), for checkpoints.
+
+        See `backscroll.Identifiable`.
+        """
+        parts = urlsplit(self.base_url)
+        host = parts.netloc.rpartition("@")[2]
+        return {"name": self.name, "base_url": urlunsplit((parts.scheme, host, parts.path, "", ""))}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"

@@ -21,6 +21,7 @@ The whole tree::
     ├── CheckpointError             a migration checkpoint cannot be read or written, or is
     │                               another migration's
     ├── SinkError                   a sink cannot store messages (its file cannot be written)
+    ├── LockedError                 another migration is running on the same sink or checkpoint
     ├── ReadOnlyError               a write or delete was asked of something that only reads
     ├── BlockingCallError           a blocking call would wait on itself (also a RuntimeError)
     ├── ProviderClosedError         a provider was used after aclose() (also a RuntimeError)
@@ -47,6 +48,7 @@ __all__ = [
     "CheckpointError",
     "ConfigurationError",
     "ConversionError",
+    "LockedError",
     "MissingExtraError",
     "NotFoundError",
     "PaginationError",
@@ -234,6 +236,19 @@ class SinkError(BackscrollError):
 
     The message names the file and what the system said. The failed step commits nothing,
     so a rerun with the same checkpoint continues where the last commit left off.
+
+    .. versionadded:: 0.1.0
+    """
+
+
+class LockedError(BackscrollError):
+    """
+    Another migration is running on the same sink file or checkpoint.
+
+    `backscroll.migrate` locks the checkpoint and a built-in sink's file for its whole
+    run; a second run on either fails at once with this error, before it reads or writes
+    anything. The message names the process and the host that hold the lock. Wait for
+    that run to end, then run again.
 
     .. versionadded:: 0.1.0
     """

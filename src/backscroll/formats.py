@@ -96,6 +96,7 @@ async def export_conversations(
     *,
     format: Format,  # noqa: A002 - the word users know; the builtin is not needed here
     conversation_ids: Iterable[str] | None = None,
+    shard: tuple[int, int] | None = None,
     since: datetime | None = None,
     concurrency: int = 8,
     fail_fast: bool = False,
@@ -117,6 +118,8 @@ async def export_conversations(
         path: The file to write (replaced if it exists).
         format: ``"openai"`` or ``"sharegpt"``.
         conversation_ids: The conversations; ``None`` lists all (`ListsConversations`).
+        shard: ``(index, count)``: only the conversations of that shard, as in
+            `backscroll.migrate`.
         since: Only messages created at or after this time (naive means UTC).
         concurrency: How many conversations are read at once.
         fail_fast: Stop at the first conversation that fails (the file is still written).
@@ -141,6 +144,7 @@ async def export_conversations(
         Path(path),
         record=_RECORDS[format],
         conversation_ids=conversation_ids,
+        shard=shard,
         since=since,
         concurrency=concurrency,
         fail_fast=fail_fast,

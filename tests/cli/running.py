@@ -94,3 +94,12 @@ def convai_truth(sandbox: Sandbox) -> dict[str, int]:
         )
         for session in data.convai_sessions[CONVAI_CHARACTER_ID]
     }
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """A checkpoint journal replayed: its header, its last state, every latest watermark."""
+    header, *records = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    data = {**header, **records[-1], "conversations": {}}
+    for record in records:
+        data["conversations"].update(record["conversations"])
+    return data

@@ -12,7 +12,7 @@ import pytest
 
 from backscroll.sandbox import Faults
 
-from .running import Served, invoke, jsonl_records
+from .running import Served, invoke, jsonl_records, read_checkpoint
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -60,7 +60,7 @@ async def test_ctrl_c_leaves_a_checkpoint_the_rerun_resumes(served: Served, tmp_
     assert status == 130
     assert rest[-1].startswith("backscroll: interrupted. What was copied is committed: rerun")
     checkpoint = tmp_path / "out.jsonl.talkifai.checkpoint.json"
-    assert json.loads(checkpoint.read_text(encoding="utf-8"))["pass_complete"] is False
+    assert read_checkpoint(checkpoint)["pass_complete"] is False
     partial = len(jsonl_records(tmp_path / "out.jsonl"))
     total = sum(len(data.talkifai[c]) for c in ids)
     assert 0 < partial < total

@@ -19,6 +19,7 @@ from .running import (
     convai_truth,
     invoke,
     jsonl_records,
+    read_checkpoint,
     sqlite_keys,
     vendor_args,
 )
@@ -101,7 +102,7 @@ def test_a_shards_checkpoint_names_the_character(served: Served, tmp_path: Path)
     args = ["migrate", *vendor_args(served, "convai"), "--shard", "0/2", "--to", "jsonl:p.jsonl"]
     assert invoke(*args, env=served.env).exit_code == 0
     checkpoint = tmp_path / "p.jsonl.convai.shard-0-of-2.checkpoint.json"
-    source = json.loads(checkpoint.read_text())["source"]
+    source = read_checkpoint(checkpoint)["source"]
     assert source == {
         "name": "convai",
         "base_url": served.base_url("convai"),
@@ -194,6 +195,34 @@ def test_a_refused_credential_is_never_echoed(served: Served) -> None:
     for result in (listing, reading):
         assert secret not in result.output
         assert "Traceback" not in result.output
+
+
+def test_a_refused_credential_stops_the_run_and_says_so_once(served: Served) -> None:
+    """A wrong --api-key over many ids: one request's failure, one "Stopped" line, status 1."""
+    ids = sorted(served.sandbox.data.cursor)[:9]
+    flags = [flag for conversation_id in ids for flag in ("--id", conversation_id)]
+    before = len(served.sandbox.requests)
+    text = invoke(
+        "migrate", *vendor_args(served, "cursor"), "--api-key", "sk-wrong", *flags,
+        "--to", "sqlite:h.db", "-q", "--concurrency", "1", "--max-retries", "0",
+    )  # fmt: skip
+    as_json = invoke(
+        "migrate", *vendor_args(served, "cursor"), "--api-key", "sk-wrong", *flags,
+        "--to", "sqlite:h.db", "-q", "--json", "--concurrency", "1", "--max-retries", "0",
+    )  # fmt: skip
+
+    assert text.exit_code == as_json.exit_code == 1
+    assert len(served.sandbox.requests) - before == 2  # one per run, not nine
+    stopped = [line for line in text.stdout.splitlines() if line.startswith("Stopped: ")]
+    assert len(stopped) == 1
+    assert "AuthenticationError" in stopped[0]
+    assert "rerun the same command" in stopped[0]
+    assert "failed:" not in text.stdout
+    assert text.stdout.count("401") == 1
+    summary = json.loads(as_json.stdout)
+    assert summary["stopped_by"]["error_type"] == "AuthenticationError"
+    assert len(summary["failures"]) == 1
+    assert "sk-wrong" not in text.output + as_json.output
 
 
 def test_progress_off_a_terminal_is_plain_lines(served: Served) -> None:
@@ -313,3 +342,11 @@ def test_ctrl_c_is_status_130_with_what_to_do(
     assert result.exit_code == 130
     assert result.stderr.splitlines()[-1] == message
     assert result.stdout == ""
+
+
+def test_a_shard_count_of_zero_says_n_must_be_at_least_one() -> None:
+    """--shard 1/0 names N, not I; --shard 4/4 names the range of I."""
+    zero = invoke("migrate", "cursor", "--id", "c", "--to", "sqlite:h.db", "--shard", "1/0")
+    out_of_range = invoke("migrate", "cursor", "--id", "c", "--to", "sqlite:h.db", "--shard", "4/4")
+    assert_usage_error(zero, "--shard 1/0: N, the number of shards, must be at least 1")
+    assert_usage_error(out_of_range, "--shard 4/4: I must be from 0 to 3")

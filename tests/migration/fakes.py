@@ -55,6 +55,10 @@ class MemoryProvider:
         self.deleted: list[str] = []
         self.reads: list[tuple[str, datetime | None]] = []
 
+    def identity(self) -> dict[str, str]:
+        """Its name: what a checkpoint records of it."""
+        return {"name": self.name}
+
     @classmethod
     def build(
         cls, sizes: Sequence[int], *, burst: int = 1, untimed_every: int = 0
@@ -137,6 +141,10 @@ class CancellingProvider:
         self.after = after
         self.yielded = 0
 
+    def identity(self) -> dict[str, str]:
+        """The inner provider's identity: a checkpoint sees the same source."""
+        return self.inner.identity()
+
     def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
         """The inner provider's conversations."""
         return self.inner.conversations(limit=limit)
@@ -161,6 +169,10 @@ class FailingProvider:
         self.after = after
         self.error = error
         self.yielded = 0
+
+    def identity(self) -> dict[str, str]:
+        """The inner provider's identity: a checkpoint sees the same source."""
+        return self.inner.identity()
 
     def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
         """The inner provider's conversations."""
@@ -228,3 +240,43 @@ def sqlite_messages(path: Path) -> list[Message]:
 def expected(provider: MemoryProvider) -> dict[tuple[str, str, str], Message]:
     """Every message of the source, by key."""
     return {(m.provider, m.conversation_id, m.id): m for ms in provider.data.values() for m in ms}
+
+
+class GatedProvider:
+    """Wraps a provider; every read waits at its start until `release` is set."""
+
+    def __init__(self, inner: MemoryProvider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.reading = anyio.Event()
+        self.release = anyio.Event()
+
+    def identity(self) -> dict[str, str]:
+        """The inner provider's identity: a checkpoint sees the same source."""
+        return self.inner.identity()
+
+    def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
+        """The inner provider's conversations."""
+        return self.inner.conversations(limit=limit)
+
+    async def messages(self, conversation_id: str, **options: Any) -> AsyncIterator[Message]:
+        """The inner provider's messages, once the gate is open."""
+        self.reading.set()
+        await self.release.wait()
+        async with contextlib.aclosing(self.inner.messages(conversation_id, **options)) as inner:
+            async for item in inner:
+                yield item
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """
+    A checkpoint journal replayed by hand: its header, its last state, every watermark.
+
+    Independent of the code under test: lines after the header are read in order, the last
+    one's state and each conversation's latest watermark win.
+    """
+    header, *records = [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+    data = {**header, **records[-1], "conversations": {}}
+    for record in records:
+        data["conversations"].update(record["conversations"])
+    return data

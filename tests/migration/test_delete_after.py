@@ -5,18 +5,19 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import backscroll
+from backscroll import Message
 from backscroll.sandbox import Faults, Sandbox
 from backscroll.sinks import JsonlSink, SqliteSink
 
 from .fakes import Crash, crash_on, jsonl_keys
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import AsyncIterator, Sequence
     from pathlib import Path
 
 pytestmark = pytest.mark.anyio
@@ -141,3 +142,81 @@ async def test_delete_after_into_jsonl_counts_from_the_checkpoint(tmp_path: Path
         )
     assert sorted(report.deleted) == sorted(counts)
     assert len(jsonl_keys(tmp_path / "out.jsonl")) == sum(counts.values())
+
+
+def grow(sandbox: Sandbox, session_id: str) -> None:
+    """Add one exchange (two messages) to a session at the vendor, newer than the rest."""
+    sandbox.data.convai_interactions[session_id].append(
+        {
+            "timestamp": "2030-01-01 00:00:00.000001",
+            "interaction": [
+                {"speaker": "User", "message": "one more thing"},
+                {"speaker": "Character", "message": "of course"},
+            ],
+            "is_trigger_input": False,
+        }
+    )
+
+
+async def test_a_session_that_grew_after_it_was_read_is_not_deleted(tmp_path: Path) -> None:
+    """New interactions between the copy and the delete: the session is kept and reported."""
+    sandbox = Sandbox(seed=1)
+    grown = min(sandbox.data.convai_interactions)
+    database = tmp_path / "out.db"
+    checkpoint = tmp_path / "ckpt.json"
+
+    def on_progress(event: backscroll.ProgressEvent) -> None:
+        # "finished": committed, and the delete comes next.
+        if event.kind == "finished" and event.conversation_id == grown:
+            grow(sandbox, grown)
+
+    async with sandbox.convai() as provider, SqliteSink(database) as sink:
+        report = await backscroll.migrate(
+            provider, sink, delete_after=True, checkpoint=checkpoint, on_progress=on_progress
+        )
+        assert grown not in report.deleted
+        assert grown in sandbox.data.convai_interactions
+        [failure] = report.failures
+        assert failure.conversation_id == grown
+        assert failure.error_type == "ChangedSinceRead"
+        assert "gained 2 messages" in failure.reason
+        assert not report.complete
+        # The rerun copies the two new messages, then deletes the session.
+        final = served(sandbox)[grown]
+        again = await backscroll.migrate(provider, sink, delete_after=True, checkpoint=checkpoint)
+    assert again.deleted == (grown,)
+    assert again.messages_written == 2
+    assert sandbox.data.convai_interactions == {}
+    assert held(database, [grown]) == {grown: final}
+
+
+async def test_the_session_is_read_again_just_before_its_delete(tmp_path: Path) -> None:
+    """After a session is committed, a fresh read of it comes before its own delete request."""
+    sandbox = Sandbox(seed=1)
+    log: list[tuple[str, str]] = []
+    async with sandbox.convai() as provider, SqliteSink(tmp_path / "out.db") as sink:
+        real_messages, real_delete = provider.messages, provider.delete_conversations
+
+        def logged_messages(conversation_id: str, **options: Any) -> AsyncIterator[Message]:
+            log.append(("read", conversation_id))
+            return real_messages(conversation_id, **options)
+
+        async def logged_delete(ids: Sequence[str]) -> None:
+            log.extend(("delete", conversation_id) for conversation_id in ids)
+            await real_delete(ids)
+
+        provider.messages = logged_messages  # type: ignore[method-assign]
+        provider.delete_conversations = logged_delete  # type: ignore[method-assign]
+
+        def on_progress(event: backscroll.ProgressEvent) -> None:
+            if event.kind == "finished":
+                log.append(("committed", event.conversation_id))
+
+        report = await backscroll.migrate(
+            provider, sink, delete_after=True, on_progress=on_progress
+        )
+    assert report.ok
+    assert len(report.deleted) == len(served(Sandbox(seed=1)))
+    for session_id in report.deleted:
+        own = [kind for kind, conversation_id in log if conversation_id == session_id]
+        assert own == ["read", "committed", "read", "delete"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -26,6 +25,7 @@ from .fakes import (
     crash_on,
     expected,
     jsonl_messages,
+    read_checkpoint,
     sqlite_messages,
 )
 
@@ -81,7 +81,7 @@ async def interrupted_run(
 
 def died_mid_run(directory: Path) -> bool:
     """Whether the last run died without closing (rather than ending or being cancelled)."""
-    checkpoint = json.loads((directory / "checkpoint.json").read_text())
+    checkpoint = read_checkpoint(directory / "checkpoint.json")
     return bool(checkpoint["run_open"])
 
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import backscroll
 from backscroll import ConfigurationError, shard_of
+from backscroll._migration.shards import check_shard
+from backscroll.sinks import SqliteSink
+
+from .fakes import MemoryProvider, sqlite_messages
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @given(ids=st.lists(st.text(min_size=1), min_size=1, max_size=50), n=st.integers(1, 64))
@@ -64,3 +73,36 @@ def test_bad_arguments_are_configuration_errors(conversation_id: object, n: obje
     """An empty id or a shard count below one is a ConfigurationError."""
     with pytest.raises(ConfigurationError):
         shard_of(conversation_id, n)  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_migrate_shard_splits_a_listed_account_exactly(tmp_path: Path) -> None:
+    """migrate(shard=(i, n)) for every i copies each conversation once between them."""
+    source = MemoryProvider.build([2] * 30)
+    copied: list[str] = []
+    for index in range(3):
+        async with SqliteSink(tmp_path / f"shard-{index}.db") as sink:
+            report = await backscroll.migrate(source, sink, shard=(index, 3))
+        assert report.complete
+        messages = sqlite_messages(tmp_path / f"shard-{index}.db")
+        ids = sorted({m.conversation_id for m in messages})
+        assert all(backscroll.shard_of(cid, 3) == index for cid in ids)
+        copied.extend(ids)
+    assert sorted(copied) == sorted(source.data)
+
+
+@pytest.mark.anyio
+async def test_migrate_shard_filters_given_ids_too(tmp_path: Path) -> None:
+    """Given ids outside the shard are left out, as listed ones are."""
+    source = MemoryProvider.build([1] * 12)
+    async with SqliteSink(tmp_path / "out.db") as sink:
+        await backscroll.migrate(source, sink, conversation_ids=list(source.data), shard=(1, 2))
+    ids = {m.conversation_id for m in sqlite_messages(tmp_path / "out.db")}
+    assert ids == {cid for cid in source.data if backscroll.shard_of(cid, 2) == 1}
+
+
+@pytest.mark.parametrize("shard", [(2, 2), (0, 0), (-1, 3), (1,), "0/2", (True, 2)])
+def test_a_bad_shard_is_a_configuration_error(shard: object) -> None:
+    """shard= takes (index, count) with 0 <= index < count; anything else says so."""
+    with pytest.raises(ConfigurationError, match="shard"):
+        check_shard(shard)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 import pytest
@@ -11,7 +10,7 @@ import backscroll
 from backscroll.formats import export_conversations
 from backscroll.sinks import JsonlSink, SqliteSink
 
-from .fakes import MemoryProvider, jsonl_keys, message, sqlite_messages
+from .fakes import MemoryProvider, jsonl_keys, message, read_checkpoint, sqlite_messages
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -53,7 +52,7 @@ async def test_a_rerun_fails_the_same_way_and_writes_nothing_twice(tmp_path: Pat
     report = await migrate_jsonl(tmp_path)
     assert [f.conversation_id for f in report.failures] == ["c0"]
     assert report.messages_written == 0
-    checkpoint = json.loads((tmp_path / "ckpt.json").read_text())
+    checkpoint = read_checkpoint(tmp_path / "ckpt.json")
     assert "finished_pass" not in checkpoint["conversations"]["c0"]  # never taken as done
     ids = [key[2] for key in jsonl_keys(tmp_path / "out.jsonl")]
     assert len(ids) == len(set(ids)) == 6

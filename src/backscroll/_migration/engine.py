@@ -17,22 +17,34 @@ rewindable one is cut back to the checkpoint's position before the rerun writes.
 
 from __future__ import annotations
 
-import os
+import contextlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import anyio.to_thread
 
 from backscroll._migration.checkpoint import Checkpoint
-from backscroll._migration.pipeline import Batch, Done, Pipeline, Plan, describe, source_name
+from backscroll._migration.lock import holding
+from backscroll._migration.pipeline import (
+    Batch,
+    Done,
+    Pipeline,
+    Plan,
+    close,
+    describe,
+    plural,
+    source_name,
+)
 from backscroll._models import Conversation
-from backscroll._protocols import DeletesConversations
-from backscroll.errors import CheckpointError, ConfigurationError
+from backscroll._protocols import DeletesConversations, Identifiable
+from backscroll.errors import BackscrollError, CheckpointError, ConfigurationError, SinkError
+from backscroll.sinks._file import FileSink
 from backscroll.sinks._protocol import CountsMessages, RecordsConversations, RewindableSink, Sink
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Iterable
     from datetime import datetime
 
@@ -49,6 +61,7 @@ async def migrate(
     sink: Sink,
     *,
     conversation_ids: Iterable[str] | None = None,
+    shard: tuple[int, int] | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     concurrency: int = 8,
     since: datetime | None = None,
@@ -73,6 +86,10 @@ async def migrate(
             open: close it yourself (``async with``).
         conversation_ids: The conversations to copy. ``None`` lists all of them, which
             needs a source that can (`ListsConversations`).
+        shard: ``(index, count)``: copy only the conversations (listed or given) of
+            shard *index* of *count*, by `backscroll.shard_of`; *count* workers with
+            indexes ``0`` to ``count - 1`` cover the account exactly once between them.
+            Give each its own checkpoint and sink.
         checkpoint: A JSON file that records progress; created if missing. Keep one per
             source and sink. ``None`` resumes nothing.
         concurrency: How many conversations are read at once.
@@ -94,6 +111,8 @@ async def migrate(
         ConfigurationError: an argument is unusable (raised before anything is copied).
         CheckpointError: the checkpoint cannot be read or written, or belongs to another
             migration.
+        LockedError: another migration is running on the same checkpoint or sink file
+            (raised at once, before anything is read or written).
         SinkError: the sink cannot store messages. Nothing after its last commit counts.
         BackscrollError: listing the conversations failed (nothing is lost: rerun).
 
@@ -107,6 +126,7 @@ async def migrate(
     pipeline = Pipeline(
         source,
         conversation_ids=conversation_ids,
+        shard=shard,
         concurrency=concurrency,
         since=since,
         fail_fast=fail_fast,
@@ -120,16 +140,39 @@ async def migrate(
         )
         raise ConfigurationError(msg)
     path = None if checkpoint is None else Path(checkpoint)
-    state = await anyio.to_thread.run_sync(
-        lambda: Checkpoint.open(path, source=source_identity(source), sink=sink_identity(sink))
-    )
-    writer = SinkWriter(pipeline, sink, state, delete_after=delete_after)
-    await writer.prepare()
-    await pipeline.run(writer)
-    if pipeline.finished_all:
-        state.pass_complete = True
-        await anyio.to_thread.run_sync(state.save)
+    locks = await anyio.to_thread.run_sync(lambda: _lock(sink, path))
+    try:
+        state = await anyio.to_thread.run_sync(
+            lambda: Checkpoint.open(path, source=source_identity(source), sink=sink_identity(sink))
+        )
+        writer = SinkWriter(pipeline, sink, state, delete_after=delete_after)
+        await writer.prepare()
+        await pipeline.run(writer)
+        if pipeline.finished_all:
+            state.pass_complete = True
+            await anyio.to_thread.run_sync(state.save)
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(locks.close)
     return pipeline.report(complete=state.pass_complete)
+
+
+def _lock(sink: Sink, checkpoint: Path | None) -> contextlib.ExitStack:
+    """
+    Lock the checkpoint and the sink's file for the run (blocking); close the stack to unlock.
+
+    Raises:
+        LockedError: another run holds one of them (then neither is held).
+    """
+    files: list[tuple[Path, str, type[BackscrollError]]] = []
+    if checkpoint is not None:
+        files.append((checkpoint, "the checkpoint", CheckpointError))
+    if isinstance(sink, FileSink):
+        files.append((sink.path, f"the {sink.file_kind}", SinkError))
+    stack = contextlib.ExitStack()
+    with stack:
+        stack.enter_context(holding(files))
+        return stack.pop_all()
 
 
 class SinkWriter:
@@ -276,13 +319,19 @@ class SinkWriter:
             await self._delete(finished)
 
     async def _delete(self, done: list[Done]) -> None:
-        """Delete committed conversations at the vendor, where the counts match."""
+        """
+        Delete committed conversations at the vendor, each only if it is still what we hold.
+
+        Each conversation is checked twice: the sink must hold as many messages as the
+        copy read, and, just before its delete request, a fresh read must show nothing
+        the sink lacks (it may have gained messages since it was copied). One that grew
+        is kept and reported; the next run copies what is new, and deletes it then.
+        """
         pipeline = self.pipeline
         checkpoint = self.checkpoint
         source = pipeline.source
         if not isinstance(source, DeletesConversations):  # pragma: no cover - checked
             raise TypeError
-        ready: list[str] = []
         for item in done:
             watermark = checkpoint.watermark(item.conversation_id)
             if watermark.deleted:
@@ -295,22 +344,32 @@ class SinkWriter:
                 )
                 pipeline.fail(item.conversation_id, reason, "CountMismatch")
                 continue
-            ready.append(item.conversation_id)
-        if not ready:
-            return
-        try:
-            await source.delete_conversations(ready)
-        except Exception as exc:  # noqa: BLE001 - reported; the copy itself is done
-            for conversation_id in ready:
+            try:
+                grown = await self._unheld(item.conversation_id, watermark)
+                if grown:
+                    reason = (
+                        f"copied, but not deleted: it gained {plural(grown, 'message')} at the "
+                        "vendor after it was read. Rerun to copy them; it is deleted then"
+                    )
+                    pipeline.fail(item.conversation_id, reason, "ChangedSinceRead")
+                    continue
+                await source.delete_conversations([item.conversation_id])
+            except Exception as exc:  # noqa: BLE001 - reported; the copy itself is done
                 reason = f"copied, but deleting it failed: {describe(exc)}"
-                pipeline.fail(conversation_id, reason, type(exc).__name__)
-            return
-        for conversation_id in ready:
-            checkpoint.watermark(conversation_id).deleted = True
-            pipeline.tally.deleted.append(conversation_id)
-        await anyio.to_thread.run_sync(checkpoint.save)
-        for conversation_id in ready:
-            pipeline.emit("deleted", conversation_id)
+                pipeline.fail(item.conversation_id, reason, type(exc).__name__)
+                continue
+            watermark.deleted = True
+            pipeline.tally.deleted.append(item.conversation_id)
+            await anyio.to_thread.run_sync(checkpoint.save)
+            pipeline.emit("deleted", item.conversation_id)
+
+    async def _unheld(self, conversation_id: str, watermark: Watermark) -> int:
+        """How many of the conversation's messages at the vendor now the sink lacks."""
+        messages = self.pipeline.source.messages(conversation_id)
+        try:
+            return sum([not watermark.holds(message) async for message in messages])
+        finally:
+            await close(messages)
 
     async def _held(self, item: Done, watermark: Watermark) -> int:
         """How many of the conversation's messages the sink holds, by its count if it has one."""
@@ -331,31 +390,37 @@ def _check_sink(sink: object) -> None:
 
 def source_identity(source: object) -> Identity:
     """
-    What tells this source from another of the same vendor, for the checkpoint.
+    What tells this source from another, for the checkpoint (`Identifiable`).
 
-    Its ``name``, and where it has them its ``base_url`` (without any user, password or
-    query), ``character_id`` (two Convai characters are both ``"convai"``) and ``path``
-    (a `JsonlProvider`'s file, resolved). Never a credential.
+    A source that does not say is named by its class. Never a credential.
+
+    Raises:
+        ConfigurationError: its identity is not a mapping of text to text.
     """
-    identity = {"name": source_name(source)}
-    base_url = getattr(source, "base_url", None)
-    if isinstance(base_url, str) and base_url:
-        parts = urlsplit(base_url)
-        host = parts.netloc.rpartition("@")[2]
-        identity["base_url"] = urlunsplit((parts.scheme, host, parts.path, "", ""))
-    character_id = getattr(source, "character_id", None)
-    if isinstance(character_id, str) and character_id:
-        identity["character_id"] = character_id
-    return identity | _path_of(source)
+    if isinstance(source, Identifiable):
+        return _checked_identity(source, source.identity())
+    return {"name": type(source).__name__}
 
 
 def sink_identity(sink: object) -> Identity:
-    """What tells this sink from another, for the checkpoint: its type and resolved file."""
-    return {"type": type(sink).__name__} | _path_of(sink)
+    """
+    What tells this sink from another, for the checkpoint: its type and file.
+
+    Raises:
+        ConfigurationError: its identity is not a mapping of text to text.
+    """
+    if isinstance(sink, Identifiable):
+        return _checked_identity(sink, sink.identity())
+    return {"type": type(sink).__name__}
 
 
-def _path_of(part: object) -> Identity:
-    path = getattr(part, "path", None)
-    if isinstance(path, str | os.PathLike):
-        return {"path": str(Path(path).resolve())}
-    return {}
+def _checked_identity(part: object, identity: object) -> Identity:
+    if not isinstance(identity, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, str) for key, value in identity.items()
+    ):
+        msg = (
+            f"{type(part).__name__}.identity() must return a mapping of str to str, "
+            f"got {type(identity).__name__}"
+        )
+        raise ConfigurationError(msg)
+    return dict(identity)

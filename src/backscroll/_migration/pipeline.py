@@ -38,11 +38,17 @@ from backscroll._migration.report import (
     MigrationReport,
     ProgressEvent,
 )
+from backscroll._migration.shards import check_shard, shard_of
 from backscroll._models import Conversation, Message
 from backscroll._paging import Window
-from backscroll._protocols import ChatHistoryProvider, ListsConversations
+from backscroll._protocols import ChatHistoryProvider, Identifiable, ListsConversations
 from backscroll._validate import nonempty_str, positive_int
-from backscroll.errors import BackscrollError, ConfigurationError
+from backscroll.errors import (
+    AuthenticationError,
+    BackscrollError,
+    ConfigurationError,
+    PermissionDeniedError,
+)
 
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
@@ -56,11 +62,15 @@ __all__ = [
     "Pipeline",
     "Plan",
     "Writer",
+    "close",
     "describe",
+    "plural",
     "source_name",
 ]
 
 logger = logging.getLogger("backscroll")
+#: Where a migration logs its conversations: started and finished at INFO, failed at WARNING.
+migration_logger = logging.getLogger("backscroll.migration")
 
 #: Messages per batch a reader hands to the writer.
 BATCH_SIZE: Final = 256
@@ -165,6 +175,7 @@ class Pipeline:
         source: ChatHistoryProvider,
         *,
         conversation_ids: Iterable[str] | None,
+        shard: tuple[int, int] | None = None,
         concurrency: int,
         since: datetime | None,
         fail_fast: bool,
@@ -181,6 +192,7 @@ class Pipeline:
             raise ConfigurationError(msg)
         self.source = source
         self.conversation_ids = conversation_ids
+        self.shard = None if shard is None else check_shard(shard)
         self.concurrency = positive_int(concurrency, "concurrency")
         self.since = Window.of(since, None).since
         self.fail_fast = fail_fast
@@ -188,7 +200,9 @@ class Pipeline:
         self.tally = Tally()
         self.retries_before = _retries(source)
         self.error: BaseException | None = None
-        self.stopped = False  # by fail_fast
+        self.stopped = False  # by fail_fast, or by the credential
+        #: The failure that ended the run: the source refused the credential.
+        self.stopped_by: ConversationFailure | None = None
         self.healthy = True  # the writer may still commit
         self.last_commit = 0.0
         self.cancel_readers = anyio.CancelScope()
@@ -231,12 +245,14 @@ class Pipeline:
             retries=max(0, _retries(self.source) - self.retries_before),
             duration=time.perf_counter() - self.started,
             complete=complete,
+            stopped_by=self.stopped_by,
         )
 
     def emit(
         self, kind: EventKind, conversation_id: str, messages: int = 0, reason: str | None = None
     ) -> None:
-        """Tell ``on_progress``; what it raises stops the run."""
+        """Log the step, then tell ``on_progress``; what ``on_progress`` raises stops the run."""
+        _log_event(kind, conversation_id, messages, reason)
         if self.on_progress is not None:
             event = ProgressEvent(
                 kind=kind, conversation_id=conversation_id, messages=messages, reason=reason
@@ -254,6 +270,32 @@ class Pipeline:
         if self.fail_fast:
             self.stopped = True
             self.cancel_readers.cancel()
+
+    def _refused(self, conversation_id: str, exc: BackscrollError) -> None:
+        """
+        The source refused the credential: end the run, reported once.
+
+        Every other conversation would meet the same refusal, one request each, so no
+        other is started. What was committed stays, and the checkpoint resumes the run
+        once the credential is fixed. Readers that met the refusal at the same time add
+        nothing to the report.
+        """
+        if self.stopped_by is not None:
+            return
+        failure = ConversationFailure(
+            conversation_id=conversation_id, reason=describe(exc), error_type=type(exc).__name__
+        )
+        self.stopped_by = failure
+        self.tally.failures.append(failure)
+        logger.error(
+            "migration stopped: %s refused the credential (%s); no other conversation is "
+            "tried. Fix it and rerun with the same checkpoint",
+            source_name(self.source),
+            failure.error_type,
+        )
+        self.emit("failed", conversation_id, reason=failure.reason)
+        self.stopped = True
+        self.cancel_readers.cancel()
 
     def _start_readers(
         self, readers: TaskGroup, writer: Writer, items: MemoryObjectSendStream[Item]
@@ -278,13 +320,19 @@ class Pipeline:
             async with ids, contextlib.aclosing(self._conversations()) as conversations:
                 async for item in conversations:
                     conversation_id = item if isinstance(item, str) else item.id
-                    if conversation_id in seen:
+                    if conversation_id in seen or not self._in_shard(conversation_id):
                         continue
                     seen.add(conversation_id)
                     self.emit("listed", conversation_id)
                     await ids.send(item)
         except Exception as exc:  # noqa: BLE001 - handed to the caller by run()
             self._abort(exc)
+
+    def _in_shard(self, conversation_id: str) -> bool:
+        if self.shard is None:
+            return True
+        index, count = self.shard
+        return shard_of(conversation_id, count) == index
 
     async def _conversations(self) -> AsyncGenerator[str | Conversation, None]:
         if self.conversation_ids is not None:
@@ -298,7 +346,7 @@ class Pipeline:
                 async for conversation in listing:
                     yield conversation
             finally:
-                await _close(listing)
+                await close(listing)
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -353,10 +401,13 @@ class Pipeline:
             if isinstance(exc, anyio.BrokenResourceError):
                 raise  # the writer is gone: not this conversation's fault
             failed = True
-            self.fail(conversation_id, describe(exc), type(exc).__name__)
+            if isinstance(exc, AuthenticationError | PermissionDeniedError):
+                self._refused(conversation_id, exc)
+            else:
+                self.fail(conversation_id, describe(exc), type(exc).__name__)
         finally:
             if messages is not None:
-                await _close(messages)
+                await close(messages)
         if batch:  # what was read before a failure is sent too (a writer may keep it)
             await items.send(Batch(conversation_id, batch))
             copied += len(batch)
@@ -442,9 +493,12 @@ def _check_source(source: object) -> None:
 
 
 def source_name(source: object) -> str:
-    """The source's ``name`` (``"convai"``), else its class name."""
-    name = getattr(source, "name", None)
-    return name if isinstance(name, str) and name else type(source).__name__
+    """The source's name (``"convai"``) from its `Identifiable` identity, else its class name."""
+    if isinstance(source, Identifiable):
+        name = source.identity().get("name")
+        if isinstance(name, str) and name:
+            return name
+    return type(source).__name__
 
 
 def _retries(source: object) -> int:
@@ -487,7 +541,36 @@ class _TimeOrder:
         )
 
 
-async def _close(iterator: object) -> None:
+#: The log line of each step a migration logs; the other steps are too many to log.
+_LOGGED: Final[dict[EventKind, str]] = {
+    "started": "conversation %s: started",
+    "finished": "conversation %s: finished, %d messages written",
+    "deleted": "conversation %s: deleted at the vendor",
+}
+
+
+def _log_event(kind: EventKind, conversation_id: str, messages: int, reason: str | None) -> None:
+    """
+    Log a conversation's step on the ``backscroll.migration`` logger.
+
+    Ids, counts and the failure's reason only: reasons are error messages, which are
+    redacted where they are made, so no credential reaches a log line.
+    """
+    if kind == "failed":
+        migration_logger.warning("conversation %s: failed: %s", conversation_id, reason)
+    elif (line := _LOGGED.get(kind)) is not None and migration_logger.isEnabledFor(logging.INFO):
+        if kind == "finished":
+            migration_logger.info(line, conversation_id, messages)
+        else:
+            migration_logger.info(line, conversation_id)
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 message``, ``2 messages``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+async def close(iterator: object) -> None:
     """Close a provider's iterator; failing to close it must not stop the run."""
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:

@@ -42,6 +42,7 @@ async def export_records(
     *,
     record: Callable[[Iterable[Message]], dict[str, Any]],
     conversation_ids: Iterable[str] | None,
+    shard: tuple[int, int] | None = None,
     since: datetime | None,
     concurrency: int,
     fail_fast: bool,
@@ -58,6 +59,7 @@ async def export_records(
     pipeline = Pipeline(
         source,
         conversation_ids=conversation_ids,
+        shard=shard,
         concurrency=concurrency,
         since=since,
         fail_fast=fail_fast,

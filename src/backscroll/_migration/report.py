@@ -82,6 +82,11 @@ class MigrationReport:
         complete: Whether every conversation was copied: a rerun with the same checkpoint
             then checks every conversation for new messages (incremental sync), whereas a
             rerun after an incomplete run first finishes the conversations left over.
+        stopped_by: The failure that ended the run early, else ``None``: the source's
+            first `backscroll.AuthenticationError` or `backscroll.PermissionDeniedError`
+            (every other conversation would fail the same way, one request each). It is
+            also in *failures*, once; the conversations not tried are not listed. Fix the
+            credential and rerun with the same checkpoint to go on.
 
     .. versionadded:: 0.1.0
     """
@@ -96,6 +101,7 @@ class MigrationReport:
     retries: int
     duration: float
     complete: bool
+    stopped_by: ConversationFailure | None = None
 
     @property
     def conversations_failed(self) -> int:
@@ -111,6 +117,8 @@ class MigrationReport:
         """The report as plain JSON-compatible data, for ``--json`` summaries and logs."""
         data = attrs.asdict(self)
         data["failures"] = [attrs.asdict(failure) for failure in self.failures]
+        if self.stopped_by is not None:
+            data["stopped_by"] = attrs.asdict(self.stopped_by)
         data["deleted"] = list(self.deleted)
         data["conversations_failed"] = self.conversations_failed
         data["ok"] = self.ok

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 
 from backscroll._validate import nonempty_str, positive_int
+from backscroll.errors import ConfigurationError
 
-__all__ = ["shard_of"]
+__all__ = ["check_shard", "shard_of"]
 
 
 def shard_of(conversation_id: str, n: int) -> int:
@@ -22,7 +23,8 @@ def shard_of(conversation_id: str, n: int) -> int:
         mine = [c.id async for c in provider.conversations() if shard_of(c.id, 4) == 2]
         await backscroll.migrate(provider, sink, conversation_ids=mine, checkpoint="shard-2.json")
 
-    Give each shard its own checkpoint (and, for JSONL, its own export file).
+    which is what ``migrate(..., shard=(2, 4))`` does for you. Give each shard its own
+    checkpoint (and, for JSONL, its own export file).
 
     Raises:
         ConfigurationError: *conversation_id* is not a non-empty string or *n* is not a
@@ -34,3 +36,27 @@ def shard_of(conversation_id: str, n: int) -> int:
     n = positive_int(n, "the number of shards")
     digest = hashlib.blake2b(conversation_id.encode("utf-8", "surrogatepass"), digest_size=8)
     return int.from_bytes(digest.digest(), "big") % n
+
+
+def check_shard(shard: object) -> tuple[int, int]:
+    """
+    ``shard=(index, count)`` as `migrate` takes it: shard *index* of *count*, from 0.
+
+    Raises:
+        ConfigurationError: it is not two integers with ``0 <= index < count``.
+    """
+    if (
+        not isinstance(shard, tuple)
+        or len(shard) != 2  # noqa: PLR2004 - a pair
+        or not all(isinstance(part, int) and not isinstance(part, bool) for part in shard)
+    ):
+        msg = f"shard takes (index, count), as in (0, 4); got {shard!r}"
+        raise ConfigurationError(msg)
+    index, count = shard
+    if count < 1:
+        msg = f"shard={shard!r}: the count of shards must be at least 1"
+        raise ConfigurationError(msg)
+    if not 0 <= index < count:
+        msg = f"shard={shard!r}: the index must be from 0 to {count - 1} (shards count from 0)"
+        raise ConfigurationError(msg)
+    return index, count

@@ -19,7 +19,6 @@ import anyio
 import attrs
 
 from backscroll._migration.engine import migrate
-from backscroll._protocols import DeletesConversations, ListsConversations
 from backscroll.cli._options import (
     Connection,
     Source,
@@ -30,14 +29,7 @@ from backscroll.cli._options import (
     open_provider,
 )
 from backscroll.cli._progress import Reporter, choose_mode, one_line, plural
-from backscroll.cli._selection import (
-    DeletingShardSource,
-    Shard,
-    ShardSource,
-    parse_shard,
-    parse_since,
-    read_ids,
-)
+from backscroll.cli._selection import Shard, parse_shard, parse_since, read_ids
 from backscroll.formats import export_conversations
 from backscroll.sinks import JsonlSink, SqliteSink
 
@@ -45,7 +37,6 @@ if TYPE_CHECKING:
     from backscroll._migration.report import MigrationReport
     from backscroll._protocols import ChatHistoryProvider
     from backscroll.cli._flags import CopyFlags
-    from backscroll.cli._options import Provider
     from backscroll.cli._progress import Tracker
 
 __all__ = ["INTERRUPTED", "CopyPlan", "copy", "run_copy"]
@@ -195,9 +186,8 @@ def _holds_data(path: Path) -> bool:
 
 
 async def _copy(plan: CopyPlan, reporter: Reporter) -> MigrationReport:
-    provider = open_provider(plan.source, plan.connection)
-    async with provider:
-        source = _sharded(provider, plan.shard)
+    source = open_provider(plan.source, plan.connection)
+    async with source:
         target = plan.target
         with reporter.stage(plan.title, count_finished=not target.resumable) as tracker:
             if target.kind == "openai" or target.kind == "sharegpt":  # noqa: PLR1714 - narrows
@@ -206,6 +196,7 @@ async def _copy(plan: CopyPlan, reporter: Reporter) -> MigrationReport:
                     target.path,
                     format=target.kind,
                     conversation_ids=plan.conversation_ids,
+                    shard=_pair(plan.shard),
                     since=plan.since,
                     concurrency=plan.concurrency,
                     fail_fast=plan.fail_fast,
@@ -224,6 +215,7 @@ async def _migrate(
             source,
             sink,
             conversation_ids=plan.conversation_ids,
+            shard=_pair(plan.shard),
             checkpoint=plan.checkpoint,
             concurrency=plan.concurrency,
             since=plan.since,
@@ -233,13 +225,9 @@ async def _migrate(
         )
 
 
-def _sharded(provider: Provider, shard: Shard | None) -> ChatHistoryProvider:
-    """The provider, listing only the shard's conversations when there is a shard."""
-    if shard is None or not isinstance(provider, ListsConversations):
-        return provider  # ids, if any, were filtered by _checked
-    if isinstance(provider, DeletesConversations):
-        return DeletingShardSource(provider, shard)
-    return ShardSource(provider, shard)
+def _pair(shard: Shard | None) -> tuple[int, int] | None:
+    """``--shard I/N`` as ``migrate(shard=(I, N))``: listed and given ids alike."""
+    return None if shard is None else (shard.index, shard.count)
 
 
 def _interrupted(plan: CopyPlan) -> None:
@@ -284,14 +272,22 @@ def _text(plan: CopyPlan, report: MigrationReport) -> list[str]:
     lines = [f"{plan.title}: {counts}{extra} in {report.duration:.1f} s."]
     if report.deleted:
         lines.append(f"{plural(len(report.deleted), 'conversation')} deleted at the vendor.")
-    if report.failures:
-        lines.append(f"{plural(report.conversations_failed, 'conversation')} failed:")
+    stopped = report.stopped_by
+    failures = [failure for failure in report.failures if failure is not stopped]
+    if stopped is not None:
+        lines.append(
+            f"Stopped: {stopped.error_type} on {stopped.conversation_id}: "
+            f"{one_line(stopped.reason)} No other conversation was tried (each would fail the "
+            "same way): fix the credential, then rerun the same command to go on."
+        )
+    if failures:
+        lines.append(f"{plural(len(failures), 'conversation')} failed:")
         lines.extend(
             f"  {failure.conversation_id}: {failure.error_type}: {one_line(failure.reason)}"
-            for failure in report.failures[:_SHOWN_FAILURES]
+            for failure in failures[:_SHOWN_FAILURES]
         )
-        if len(report.failures) > _SHOWN_FAILURES:
-            hidden = len(report.failures) - _SHOWN_FAILURES
+        if len(failures) > _SHOWN_FAILURES:
+            hidden = len(failures) - _SHOWN_FAILURES
             lines.append(f"  ... and {hidden} more (--json lists them all)")
     if plan.checkpoint is not None:
         again = "retry the failed ones" if report.failures else "copy what is new"

@@ -11,29 +11,18 @@ from __future__ import annotations
 import re
 import sys
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from backscroll._migration.shards import shard_of
-from backscroll._protocols import ChatHistoryProvider, DeletesConversations, ListsConversations
 from backscroll.cli._options import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import Sequence
     from pathlib import Path
 
-    from backscroll._models import Conversation, Message
-    from backscroll._protocols import Order
-
-__all__ = [
-    "DeletingShardSource",
-    "Shard",
-    "ShardSource",
-    "parse_shard",
-    "parse_since",
-    "read_ids",
-]
+__all__ = ["Shard", "parse_shard", "parse_since", "read_ids"]
 
 _SHARD: Final = re.compile(r"\s*(\d+)\s*/\s*(\d+)\s*")
 
@@ -65,8 +54,11 @@ def parse_shard(text: str) -> Shard:
         msg = f"--shard takes I/N (the I-th of N shards, from 0), as in 0/4; got {text!r}"
         raise UsageError(msg)
     index, count = int(match[1]), int(match[2])
-    if count < 1 or index >= count:
-        msg = f"--shard {text}: I must be from 0 to N-1 (shards are numbered from 0)"
+    if count < 1:
+        msg = f"--shard {text}: N, the number of shards, must be at least 1"
+        raise UsageError(msg)
+    if index >= count:
+        msg = f"--shard {text}: I must be from 0 to {count - 1} (shards are numbered from 0)"
         raise UsageError(msg)
     return Shard(index, count)
 
@@ -125,94 +117,3 @@ def _read_ids_file(path: Path) -> list[str]:
         raise UsageError(msg) from None
     lines = (line.strip() for line in text.splitlines())
     return [line for line in lines if line and not line.startswith("#")]
-
-
-class ListingSource(ChatHistoryProvider, ListsConversations, Protocol):
-    """A source that lists its conversations."""
-
-
-class DeletingSource(ListingSource, DeletesConversations, Protocol):
-    """A source that lists and deletes its conversations (Convai)."""
-
-
-class ShardSource:
-    """
-    A source that lists only one shard's conversations; messages are read as they are.
-
-    It keeps the source's ``name``, ``retries`` and what the checkpoint names it by
-    (``base_url``, ``character_id``, ``path``), so the checkpoint and the report are the
-    same as for the source itself.
-    """
-
-    def __init__(self, source: ListingSource, shard: Shard) -> None:
-        self.source: ListingSource = source
-        self.shard = shard
-
-    @property
-    def name(self) -> str:
-        """The source's name (the checkpoint records it)."""
-        name = getattr(self.source, "name", None)
-        return name if isinstance(name, str) else type(self.source).__name__
-
-    @property
-    def retries(self) -> int:
-        """The source's count of retried requests."""
-        retries = getattr(self.source, "retries", 0)
-        return retries if isinstance(retries, int) else 0
-
-    @property
-    def base_url(self) -> object:
-        """The source's base URL, if it has one."""
-        return getattr(self.source, "base_url", None)
-
-    @property
-    def character_id(self) -> object:
-        """The source's character, if it has one (Convai)."""
-        return getattr(self.source, "character_id", None)
-
-    @property
-    def path(self) -> object:
-        """The source's file, if it has one (a JSONL export)."""
-        return getattr(self.source, "path", None)
-
-    def messages(
-        self,
-        conversation_id: str,
-        *,
-        order: Order = "asc",
-        since: datetime | None = None,
-        until: datetime | None = None,
-        page_size: int | None = None,
-    ) -> AsyncIterator[Message]:
-        """The source's messages of the conversation."""
-        return self.source.messages(
-            conversation_id, order=order, since=since, until=until, page_size=page_size
-        )
-
-    async def conversations(self, *, limit: int | None = None) -> AsyncIterator[Conversation]:
-        """The source's conversations that belong to the shard (at most *limit*)."""
-        listing = self.source.conversations()
-        kept = 0
-        try:
-            async for conversation in listing:
-                if limit is not None and kept >= limit:
-                    return
-                if self.shard.holds(conversation.id):
-                    kept += 1
-                    yield conversation
-        finally:
-            aclose = getattr(listing, "aclose", None)
-            if aclose is not None:
-                await aclose()
-
-
-class DeletingShardSource(ShardSource):
-    """A `ShardSource` of a source that deletes conversations (for ``--delete-after``)."""
-
-    def __init__(self, source: DeletingSource, shard: Shard) -> None:
-        super().__init__(source, shard)
-        self.deleter = source
-
-    async def delete_conversations(self, ids: Sequence[str]) -> None:
-        """Delete the conversations at the vendor."""
-        await self.deleter.delete_conversations(ids)

@@ -100,6 +100,10 @@ class ConvaiProvider(HTTPProvider):
         )
         self._headers = {"CONVAI-API-KEY": key}
 
+    def identity(self) -> dict[str, str]:
+        """Its name, base URL and character (two characters are both ``"convai"``)."""
+        return super().identity() | {"character_id": self.character_id}
+
     def __repr__(self) -> str:
         return f"ConvaiProvider(character_id={self.character_id!r}, base_url={self.base_url!r})"
 

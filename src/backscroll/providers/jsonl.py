@@ -87,6 +87,10 @@ class JsonlProvider(Closeable):
         self._index: dict[str, _Entry] | None = None
         self._lock: anyio.Lock | None = None
 
+    def identity(self) -> dict[str, str]:
+        """Its name and resolved file, for checkpoints (see `backscroll.Identifiable`)."""
+        return {"name": self.name, "path": str(self.path.resolve())}
+
     def __repr__(self) -> str:
         return f"JsonlProvider({str(self.path)!r})"
 

@@ -26,7 +26,7 @@ class FileSink(abc.ABC):
     """
 
     #: The file as messages name it: ``"JSONL export"``, ``"SQLite database"``.
-    _file_kind: ClassVar[str]
+    file_kind: ClassVar[str]
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -35,6 +35,10 @@ class FileSink(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r})"
+
+    def identity(self) -> dict[str, str]:
+        """Its type and resolved file, for checkpoints (see `backscroll.Identifiable`)."""
+        return {"type": type(self).__name__, "path": str(self.path.resolve())}
 
     async def __aenter__(self) -> Self:
         await self._worker.run(self._open)
@@ -86,5 +90,5 @@ class FileSink(abc.ABC):
 
     def _fail(self, action: str, exc: Exception) -> NoReturn:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        msg = f"cannot {action} the {self._file_kind} {self.path}: {reason}"
+        msg = f"cannot {action} the {self.file_kind} {self.path}: {reason}"
         raise SinkError(msg) from None

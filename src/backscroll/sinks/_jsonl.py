@@ -58,7 +58,7 @@ class JsonlSink(FileSink):
     .. versionadded:: 0.1.0
     """
 
-    _file_kind: ClassVar[str] = "JSONL export"
+    file_kind: ClassVar[str] = "JSONL export"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path)

@@ -65,16 +65,38 @@ class RewindableSink(Sink, Protocol):
 
 @runtime_checkable
 class CountsMessages(Protocol):
-    """A sink that can count what it holds: ``delete_after`` then checks against it."""
+    """
+    A sink that can count the messages it holds (`SqliteSink`).
+
+    With ``delete_after=True``, `backscroll.migrate` deletes a conversation at the vendor
+    only when the sink holds as many of its messages as the vendor has. A sink that counts
+    is asked; for one that does not, the checkpoint's count stands in.
+
+    .. versionadded:: 0.1.0
+    """
 
     async def count_messages(self, provider: str, conversation_id: str) -> int:
-        """How many messages of the conversation the sink holds, committed."""
+        """
+        How many messages of the conversation the sink holds, committed.
+
+        Args:
+            provider: The messages' `backscroll.Message.provider` (``"convai"``).
+            conversation_id: The conversation.
+        """
         ...
 
 
 @runtime_checkable
 class RecordsConversations(Protocol):
-    """A sink that stores conversation records too (created time, vendor metadata)."""
+    """
+    A sink that stores conversation records too: created time, vendor metadata (`SqliteSink`).
+
+    When the source lists its conversations (`backscroll.ListsConversations`),
+    `backscroll.migrate` hands each listed `backscroll.Conversation` to such a sink, so
+    that conversations without messages are kept too.
+
+    .. versionadded:: 0.1.0
+    """
 
     async def write_conversations(self, conversations: Sequence[Conversation]) -> None:
         """Store (upsert) these conversation records; committed with the next `commit`."""

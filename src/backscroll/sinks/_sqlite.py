@@ -100,7 +100,7 @@ class SqliteSink(FileSink):
     .. versionadded:: 0.1.0
     """
 
-    _file_kind: ClassVar[str] = "SQLite database"
+    file_kind: ClassVar[str] = "SQLite database"
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__(path)
