@@ -24,17 +24,22 @@ API_NAMES = [
     "ListsConversations",
     "Message",
     "NotFoundError",
+    "Order",
     "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
     "ResponseFormatError",
     "Role",
     "ServerError",
+    "Setting",
     "TalkifaiProvider",
+    "Vendor",
+    "VendorProvider",
     "errors",
     "from_dict",
     "migrate",
     "to_dict",
+    "vendors",
 ]
 
 

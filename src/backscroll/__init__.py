@@ -16,7 +16,13 @@ from backscroll._migration.engine import migrate
 from backscroll._migration.report import ConversationFailure, MigrationReport, ProgressEvent
 from backscroll._migration.shards import shard_of
 from backscroll._models import Conversation, Message, Role
-from backscroll._protocols import ChatHistoryProvider, DeletesConversations, ListsConversations
+from backscroll._protocols import (
+    ChatHistoryProvider,
+    DeletesConversations,
+    ListsConversations,
+    Order,
+)
+from backscroll._registry import Setting, Vendor, VendorProvider, vendors
 from backscroll.errors import (
     APIConnectionError,
     APIStatusError,
@@ -63,6 +69,7 @@ __all__ = [
     "MigrationReport",
     "MissingExtraError",
     "NotFoundError",
+    "Order",
     "PaginationError",
     "PermissionDeniedError",
     "ProgressEvent",
@@ -72,13 +79,17 @@ __all__ = [
     "ResponseFormatError",
     "Role",
     "ServerError",
+    "Setting",
     "SinkError",
     "TalkifaiProvider",
+    "Vendor",
+    "VendorProvider",
     "errors",
     "from_dict",
     "migrate",
     "shard_of",
     "to_dict",
+    "vendors",
 ]
 
 
