@@ -13,13 +13,14 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import anyio
 import attrs
 
 from backscroll._migration.engine import migrate
 from backscroll._protocols import DeletesConversations, ListsConversations
+from backscroll._registry import vendors
 from backscroll.cli._options import (
     Connection,
     Source,
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from backscroll.cli._flags import CopyFlags
     from backscroll.cli._options import Provider
     from backscroll.cli._progress import Tracker
+    from backscroll.cli._selection import DeletingSource, ListingSource
 
 __all__ = ["INTERRUPTED", "CopyPlan", "copy", "run_copy"]
 
@@ -99,9 +101,7 @@ def run_copy(
     plan = CopyPlan(
         source=source,
         connection=Connection(
-            api_key=flags.api_key,
-            token=flags.token,
-            character_id=flags.character_id,
+            settings=flags.settings,
             base_url=flags.base_url,
             max_retries=flags.max_retries,
         ),
@@ -154,8 +154,12 @@ def _checked(plan: CopyPlan) -> CopyPlan:
     if ids is not None and plan.shard is not None:
         shard = plan.shard
         ids = [conversation_id for conversation_id in ids if shard.holds(conversation_id)]
-    if plan.delete_after and source.kind != "convai":
-        msg = f"--delete-after deletes at the vendor, which only convai offers, not {source}"
+    if plan.delete_after and not source.deletes_conversations:
+        able = [v.name for v in vendors().values() if v.deletes_conversations]
+        msg = (
+            f"--delete-after deletes at the vendor, which {source} does not offer "
+            f"(only {', '.join(able) or 'no vendor'} can)"
+        )
         raise UsageError(msg)
     if source.path is not None and _same_file(source.path, target.path):
         msg = f"{target.path} is both the source and the target: write to another file"
@@ -237,9 +241,10 @@ def _sharded(provider: Provider, shard: Shard | None) -> ChatHistoryProvider:
     """The provider, listing only the shard's conversations when there is a shard."""
     if shard is None or not isinstance(provider, ListsConversations):
         return provider  # ids, if any, were filtered by _checked
+    # Narrowing a protocol-typed provider by another protocol loses messages(): say it.
     if isinstance(provider, DeletesConversations):
-        return DeletingShardSource(provider, shard)
-    return ShardSource(provider, shard)
+        return DeletingShardSource(cast("DeletingSource", provider), shard)
+    return ShardSource(cast("ListingSource", provider), shard)
 
 
 def _interrupted(plan: CopyPlan) -> None:

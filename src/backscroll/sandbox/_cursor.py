@@ -278,7 +278,7 @@ class CursorFake:
 
     def conversation_ids(self) -> list[str]:
         """The ids of the conversations the fake holds."""
-        return sorted(self._sandbox.data.cursor)
+        return list(self._sandbox.data.cursor)
 
     def message_count(self) -> int:
         """How many messages the fake holds in all."""

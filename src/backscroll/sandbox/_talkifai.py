@@ -252,7 +252,7 @@ class TalkifaiFake:
 
     def conversation_ids(self) -> list[str]:
         """The ids of the conversations the fake holds."""
-        return sorted(self._sandbox.data.talkifai)
+        return list(self._sandbox.data.talkifai)
 
     def message_count(self) -> int:
         """How many messages the fake holds in all."""
