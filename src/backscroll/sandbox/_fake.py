@@ -28,17 +28,25 @@ class SandboxFake(Protocol):
     """
     One fake vendor API inside a `Sandbox`.
 
-    Attributes:
-        prefix: The path every route of the fake starts with (``"/tokenchat"``).
-        api_root: The provider's ``base_url`` below the sandbox's root (``"/tokenchat/v1"``).
-        route_names: The fake's routes, as fault targets (``"tokenchat/messages"``).
+    Plain class attributes do for the three properties.
 
     .. versionadded:: 0.2.0
     """
 
-    prefix: str
-    api_root: str
-    route_names: tuple[str, ...]
+    @property
+    def prefix(self) -> str:
+        """The path every route of the fake starts with (``"/tokenchat"``)."""
+        ...
+
+    @property
+    def api_root(self) -> str:
+        """The provider's ``base_url`` below the sandbox's root (``"/tokenchat/v1"``)."""
+        ...
+
+    @property
+    def route_names(self) -> tuple[str, ...]:
+        """The fake's routes, as fault targets (``"messages"`` for ``"tokenchat/messages"``)."""
+        ...
 
     def routes(self) -> Sequence[BaseRoute]:
         """The Starlette routes that answer as the vendor does."""
