@@ -41,7 +41,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from types import TracebackType
 
-__all__ = ["ENTRY_POINT_GROUP", "Setting", "Vendor", "VendorProvider", "load_object", "vendors"]
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Setting",
+    "Vendor",
+    "VendorProvider",
+    "load_object",
+    "provider_table",
+    "vendors",
+]
 
 #: The entry-point group plugins register their `Vendor` under.
 ENTRY_POINT_GROUP: Final = "backscroll.vendors"
@@ -263,3 +271,13 @@ def load_object(reference: str) -> Any:
         msg = f"cannot load {reference!r} ({type(exc).__name__}: {exc}): is its package installed?"
         raise ConfigurationError(msg) from exc
     return target
+
+
+def provider_table(registered: Mapping[str, Vendor]) -> str:
+    """The docs' provider table (Markdown), one row per vendor, as README.md shows it."""
+    rows = ["| provider | vendor API | credential | paging |", "| --- | --- | --- | --- |"]
+    for vendor in registered.values():
+        settings = ", ".join(f"`{setting.env_var}`" for setting in vendor.all_settings)
+        provider = f"`{vendor.provider.__name__}`"
+        rows.append(f"| {provider} | {vendor.summary} | {settings} | {vendor.paging} |")
+    return "\n".join(rows) + "\n"
