@@ -45,6 +45,7 @@ EXTRAS = list(PYPROJECT["project"].get("optional-dependencies", {}))
 # dependency missing from one cannot hide behind another's. Its module is measured there,
 # not in the tests session, where its framework is not installed.
 INTEGRATIONS = ["langchain", "pydantic-ai", "llama-index"]
+PLUGIN = "./tests/plugin_vendor"
 
 
 def _module(extra: str) -> str:
@@ -53,6 +54,10 @@ def _module(extra: str) -> str:
 
 def _install(session: nox.Session, extras: str, *groups: str) -> None:
     requirements = [r for group in groups for r in nox.project.dependency_groups(PYPROJECT, group)]
+    if "tests" in groups or "typing" in groups:
+        # The out-of-tree vendor plugin the suite proves the registry with, installed by
+        # its entry point as a user's package would be (a path is not a PEP 735 entry).
+        requirements.append(PLUGIN)
     session.install("-e", f".[{extras}]", *requirements)
 
 

@@ -23,6 +23,7 @@ DOCUMENTS = [
     "docs/providers/convai.md",
     "docs/providers/talkifai.md",
     "docs/providers/cursor.md",
+    "docs/writing-a-provider.md",
     "docs/concepts/paging.md",
     "docs/errors.md",
     "docs/sandbox.md",

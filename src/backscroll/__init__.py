@@ -21,7 +21,9 @@ from backscroll._protocols import (
     DeletesConversations,
     Identifiable,
     ListsConversations,
+    Order,
 )
+from backscroll._registry import Setting, Vendor, VendorProvider, vendors
 from backscroll.errors import (
     APIConnectionError,
     APIStatusError,
@@ -71,6 +73,7 @@ __all__ = [
     "MigrationReport",
     "MissingExtraError",
     "NotFoundError",
+    "Order",
     "PaginationError",
     "PermissionDeniedError",
     "ProgressEvent",
@@ -80,13 +83,17 @@ __all__ = [
     "ResponseFormatError",
     "Role",
     "ServerError",
+    "Setting",
     "SinkError",
     "TalkifaiProvider",
+    "Vendor",
+    "VendorProvider",
     "errors",
     "from_dict",
     "migrate",
     "shard_of",
     "to_dict",
+    "vendors",
 ]
 
 

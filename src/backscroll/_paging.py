@@ -13,6 +13,9 @@ Three kinds of vendor paging, each written once here; a vendor module supplies o
   a timestamp at a page boundary are fetched again rather than dropped, and the repeats are
   removed by id. The vendor's own ``next_cursor`` is not trusted.
 - `single_page`: one response that holds everything (Convai details).
+- `token_pages`: opaque page tokens (``next_page_token``/``page_token``), the most common
+  style: tokens are compared, never read; a token seen before, a page that only repeats
+  the previous one and empty pages that keep promising more are each checked.
 
 `windowed` then applies ``since``/``until`` and stops early once the iteration has passed
 the window. Dedupe state is bounded: the previous page (offset paging) or the ids at the
@@ -25,7 +28,7 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 import anyio
 import attrs
@@ -41,11 +44,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CursorPage",
+    "TokenPage",
     "Window",
     "clamp_page_size",
     "cursor_pages",
     "offset_pages",
     "single_page",
+    "token_pages",
     "windowed",
 ]
 
@@ -572,3 +577,97 @@ def _shift(value: datetime, delta: timedelta) -> datetime:
         return value + delta
     except OverflowError:
         return _FIRST if delta < timedelta(0) else _LAST
+
+
+# -- opaque page tokens --------------------------------------------------------------------
+# Self-contained: its own page type, checks and messages, beside the other kinds.
+
+
+@attrs.frozen
+class TokenPage(Generic[R]):
+    """
+    One page of a page-token API: its records and the vendor's ``next_page_token``.
+
+    .. versionadded:: 0.2.0
+    """
+
+    records: Sequence[R]
+    next_token: str | None
+
+
+#: Pages in a row that may bring nothing new (empty, or the previous page again) before
+#: a token API is taken to be stuck.
+MAX_TOKEN_STALLS: Final = 3
+
+
+async def token_pages(
+    fetch: Callable[[str | None, int], Awaitable[TokenPage[R]]],
+    *,
+    limit: int,
+    fingerprint: Callable[[R], object],
+    provider: str,
+) -> AsyncGenerator[Sequence[R], None]:
+    """
+    Page through an opaque page-token API; yield each record exactly once, in its order.
+
+    *fetch(token, limit)* asks for the page after *token* (``None``: the first page) and
+    returns its records with the vendor's next token; no token ends the paging. Tokens
+    are opaque: nothing is read from them, only compared.
+
+    - A token seen before (the vendor sends paging back in a circle) raises
+      `PaginationError` before it is followed, so nothing is yielded twice. The tokens
+      seen are kept (one per page, not per message).
+    - Records that repeat the previous page (compared by *fingerprint*, which must tell
+      records apart, as an id does) are dropped: a vendor whose pages overlap yields each
+      record once. A page with nothing else (a stale cache, whatever token it carries)
+      is asked for again with the same token.
+    - Empty pages that still carry a token, or repeats, are allowed
+      `MAX_TOKEN_STALLS` times in a row; then the vendor is stuck: `PaginationError`
+      rather than a loop that never ends.
+
+    Raises:
+        PaginationError: a token repeats, or pages keep coming without anything new.
+    """
+    token: str | None = None
+    followed: set[str] = set()
+    previous: set[object] = set()
+    stalls = 0
+    while True:
+        page = await fetch(token, limit)
+        fresh = [record for record in page.records if fingerprint(record) not in previous]
+        if page.records and not fresh:
+            # The previous answer again (a stale cache): its token too, maybe. Ask again.
+            stalls = _token_stall(stalls, provider, token, "the page before it again")
+            continue
+        if fresh:
+            stalls = 0
+            yield fresh
+            previous = {fingerprint(record) for record in page.records}
+        following = page.next_token
+        if following is None or following == "":
+            return
+        if not fresh:
+            stalls = _token_stall(stalls, provider, token, "an empty page and another token")
+        if following in followed or following == token:
+            msg = (
+                f"{provider} sent a page token it had sent before: its paging goes round in "
+                "a circle, so it stops here rather than yield messages twice. Try again "
+                "later; if it persists, the vendor's paging is broken."
+            )
+            raise PaginationError(msg)
+        if token is not None:
+            followed.add(token)
+        token = following
+
+
+def _token_stall(stalls: int, provider: str, token: str | None, what: str) -> int:
+    stalls += 1
+    if stalls >= MAX_TOKEN_STALLS:
+        where = "the first page" if token is None else "a page token"
+        msg = (
+            f"{provider} answered {stalls} requests in a row at {where} with {what}, "
+            "nothing new: it seems stuck. Giving up rather than looping or losing "
+            "messages; try again later."
+        )
+        raise PaginationError(msg)
+    return stalls

@@ -378,7 +378,7 @@ class BlockingProvider:
         if not isinstance(provider, ListsConversations):
             msg = (
                 f"{provider!r} cannot list conversations: only providers with "
-                "conversations(), such as ConvaiProvider, can"
+                "conversations() (ListsConversations; backscroll.vendors() says which) can"
             )
             raise ConfigurationError(msg)
         return iterate(provider.conversations(limit=limit), backend=self._backend)
@@ -394,7 +394,7 @@ class BlockingProvider:
         if not isinstance(provider, DeletesConversations):
             msg = (
                 f"{provider!r} cannot delete conversations: only providers with "
-                "delete_conversations(), such as ConvaiProvider, can"
+                "delete_conversations() (DeletesConversations; backscroll.vendors() says which) can"
             )
             raise ConfigurationError(msg)
         run(provider.delete_conversations, ids, backend=self._backend)

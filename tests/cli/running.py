@@ -9,14 +9,9 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from typer.testing import CliRunner
 
+import backscroll
 from backscroll.cli._app import app
-from backscroll.sandbox import (
-    CONVAI_API_KEY,
-    CONVAI_CHARACTER_ID,
-    CURSOR_API_KEY,
-    TALKIFAI_TOKEN,
-    Sandbox,
-)
+from backscroll.sandbox import CONVAI_CHARACTER_ID, Sandbox
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -34,17 +29,17 @@ class Served:
 
     @property
     def env(self) -> dict[str, str]:
-        """The sandbox's credentials, as the environment variables the providers read."""
-        return {
-            "CONVAI_API_KEY": CONVAI_API_KEY,
-            "CONVAI_CHARACTER_ID": CONVAI_CHARACTER_ID,
-            "TALKIFAI_TOKEN": TALKIFAI_TOKEN,
-            "EXAMPLE_AI_API_KEY": CURSOR_API_KEY,
-        }
+        """Every fake's credentials and settings, as the environment variables of its vendor."""
+        env = {}
+        for name, fake in self.sandbox.fakes.items():
+            options = fake.provider_options()
+            for setting in backscroll.vendors()[name].all_settings:
+                env[setting.env_var] = options[setting.parameter]
+        return env
 
     def base_url(self, vendor: str) -> str:
         """The ``--base-url`` of a vendor under this sandbox."""
-        return f"{self.url}/{'cursor/v1' if vendor == 'cursor' else vendor}"
+        return f"{self.url}{self.sandbox.fakes[vendor].api_root}"
 
 
 def invoke(*args: str, env: Mapping[str, str] | None = None, stdin: str | None = None) -> Result:

@@ -63,8 +63,21 @@ def test_export_and_migrate_take_every_shared_flag(command: str) -> None:
         for parameter in typer.main.get_command(_app.app).commands[command].params  # type: ignore[attr-defined]
     }
     for field in attrs.fields(_flags.CopyFlags):
-        assert field.name in options, field.name
+        if field.name != "settings":
+            assert field.name in options, field.name
+    for parameter in _flags.vendor_parameters():
+        assert parameter.name in options, parameter.name
     assert "flags" not in options
+    assert "settings" not in options
+
+
+def test_every_registered_setting_flag_is_an_option() -> None:
+    """Each flag a registered vendor declares is an option of export, once."""
+    command = typer.main.get_command(_app.app).commands["export"]  # type: ignore[attr-defined]
+    flags = [flag for parameter in command.params for flag in parameter.opts]
+    for vendor in backscroll.vendors().values():
+        for setting in vendor.all_settings:
+            assert flags.count(setting.flag) == 1, setting.flag
 
 
 def test_no_command_shows_the_help_and_exits_2() -> None:

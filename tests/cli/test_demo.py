@@ -1,4 +1,4 @@
-"""backscroll demo: three sandbox vendors into SQLite and JSONL, offline, counted."""
+"""backscroll demo: every sandbox vendor (plugins' too) into SQLite and JSONL, offline, counted."""
 
 from __future__ import annotations
 
@@ -17,16 +17,21 @@ from .running import convai_truth, invoke, jsonl_records, sqlite_keys
 if TYPE_CHECKING:
     from pathlib import Path
 
-VENDORS = ["convai", "talkifai", "cursor"]
+#: Every vendor with a fake: the built-ins and the test plugin (tests/plugin_vendor).
+VENDORS = list(Sandbox(seed=0).fakes)
 
 
 def _truth() -> dict[str, int]:
     sandbox = Sandbox(seed=0)
-    return {
-        "convai": sum(convai_truth(sandbox).values()),
-        "talkifai": sum(map(len, sandbox.data.talkifai.values())),
-        "cursor": sum(map(len, sandbox.data.cursor.values())),
-    }
+    truth = {name: fake.message_count() for name, fake in sandbox.fakes.items()}
+    assert truth["convai"] == sum(convai_truth(sandbox).values())
+    assert truth["cursor"] == sum(map(len, sandbox.data.cursor.values()))
+    return truth
+
+
+def test_the_demo_covers_the_built_ins_and_the_plugin() -> None:
+    """The demo's vendors are the registry's: the three built-ins and the plugin."""
+    assert VENDORS == ["convai", "talkifai", "cursor", "tokenchat"]
 
 
 @pytest.fixture

@@ -11,7 +11,15 @@ import pytest
 from .running import invoke
 
 DOC = pathlib.Path(__file__).parents[2] / "docs" / "cli.md"
-COMMANDS = [["export"], ["migrate"], ["demo"], ["sandbox", "serve"], []]
+COMMANDS = [
+    ["export"],
+    ["migrate"],
+    ["demo"],
+    ["sandbox", "serve"],
+    ["vendors"],
+    ["conversations"],
+    [],
+]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
 
 
@@ -37,7 +45,7 @@ def _command_lines() -> list[str]:
 def test_the_page_shows_every_command() -> None:
     """Each command has at least one example line."""
     shown = {" ".join(shlex.split(line)[1:3]) for line in _command_lines()}
-    for command in ("demo", "sandbox serve"):
+    for command in ("demo", "sandbox serve", "vendors --json", "conversations convai"):
         assert command in shown
     assert any(line.startswith("backscroll export ") for line in _command_lines())
     assert any(line.startswith("backscroll migrate ") for line in _command_lines())

@@ -87,10 +87,12 @@ def test_serve_prints_where_each_vendor_answers(monkeypatch: pytest.MonkeyPatch)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "backscroll sandbox (seed 3) serving on http://127.0.0.1:9999"
-    assert "http://127.0.0.1:9999/convai" in lines[1]
-    assert CONVAI_CHARACTER_ID in lines[1]
-    assert f"TALKIFAI_TOKEN={TALKIFAI_TOKEN}" in lines[2]
-    assert f"EXAMPLE_AI_API_KEY={CURSOR_API_KEY}" in lines[3]
+    banner = {line.split()[0]: line for line in lines[1:] if not line.startswith("    ")}
+    assert "http://127.0.0.1:9999/convai" in banner["convai"]
+    assert CONVAI_CHARACTER_ID in banner["convai"]
+    assert f"TALKIFAI_TOKEN={TALKIFAI_TOKEN}" in banner["talkifai"]
+    assert f"EXAMPLE_AI_API_KEY={CURSOR_API_KEY}" in banner["cursor"]
+    assert "ids to try: con_9s2kd81" in result.stdout
     (options,) = calls
     assert options["host"] == "127.0.0.1"
     assert options["port"] == 9999

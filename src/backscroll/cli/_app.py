@@ -17,13 +17,15 @@ from typing import Annotated, Any, Final
 import typer
 from typer.core import TyperGroup
 
+from backscroll._hints import spelled_as
 from backscroll.cli._demo import demo
 from backscroll.cli._export import export
 from backscroll.cli._migrate import migrate
-from backscroll.cli._options import UsageError
+from backscroll.cli._options import GENERAL_FLAGS, UsageError, setting_flags
 from backscroll.cli._progress import one_line
 from backscroll.cli._run import INTERRUPTED
 from backscroll.cli._sandbox import serve
+from backscroll.cli._vendors import conversations, list_vendors
 from backscroll.errors import BackscrollError, CheckpointError, ConfigurationError
 
 __all__ = ["app", "run"]
@@ -53,14 +55,16 @@ class _Group(TyperGroup):
         **extra: Any,
     ) -> Any:
         try:
-            result = super().main(
-                args=args,
-                prog_name=prog_name or "backscroll",
-                complete_var=complete_var,
-                standalone_mode=False,
-                windows_expand_args=windows_expand_args,
-                **extra,
-            )
+            # Hints raised anywhere in the run name this command line's flags.
+            with spelled_as({**setting_flags(), **GENERAL_FLAGS}):
+                result = super().main(
+                    args=args,
+                    prog_name=prog_name or "backscroll",
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    windows_expand_args=windows_expand_args,
+                    **extra,
+                )
             status = result if isinstance(result, int) else 0
         except KeyboardInterrupt:
             sys.stderr.write("backscroll: interrupted.\n")
@@ -125,9 +129,9 @@ def _root(
     ] = False,
 ) -> None:
     """
-    Read chat history out of Convai, Talkifai and cursor-paged APIs, and move it.
+    Read chat history out of conversational-AI vendors, and move it.
 
-    Start with: backscroll demo
+    Start with: backscroll demo (backscroll vendors lists the vendors)
     """
 
 
@@ -143,6 +147,8 @@ app = typer.Typer(
 app.callback()(_root)
 app.command("export", no_args_is_help=True)(export)
 app.command("migrate", no_args_is_help=True)(migrate)
+app.command("conversations", no_args_is_help=True)(conversations)
+app.command("vendors")(list_vendors)
 app.command("demo")(demo)
 _sandbox = typer.Typer(
     name="sandbox",

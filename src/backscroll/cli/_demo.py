@@ -2,9 +2,10 @@
 ``backscroll demo``: the main job, offline, in a few seconds.
 
 The sandbox runs in this process (no sockets: its providers talk to the app through an
-httpx transport) and answers some requests with 429 or 503, as busy vendors do. Each of
-the three vendors is migrated into one SQLite database and into its own JSONL export,
-then the files are counted against the sandbox's ground truth.
+httpx transport) and answers some requests with 429 or 503, as busy vendors do. Each
+vendor the sandbox fakes (the registered ones, plugins' included) is migrated into one
+SQLite database and into its own JSONL export, then the files are counted against the
+fake's ground truth.
 """
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
@@ -29,14 +30,8 @@ from rich.table import Table
 from backscroll._migration.engine import migrate
 from backscroll._migration.report import MigrationReport
 from backscroll._protocols import ChatHistoryProvider
-from backscroll.cli._options import (
-    VENDORS,
-    Source,
-    Target,
-    UsageError,
-    Vendor,
-    default_checkpoint,
-)
+from backscroll._registry import vendors
+from backscroll.cli._options import Source, Target, UsageError, default_checkpoint
 from backscroll.cli._progress import Reporter, choose_mode, plural
 from backscroll.cli._run import INTERRUPTED
 from backscroll.sinks import JsonlSink, SqliteSink
@@ -54,7 +49,7 @@ _MAX_RETRIES: Final = 8
 
 @attrs.frozen(kw_only=True)
 class _Result:
-    vendor: Vendor
+    vendor: str
     to_sqlite: MigrationReport
     to_jsonl: MigrationReport
     expected: int
@@ -121,10 +116,10 @@ def demo(
     ] = False,
 ) -> None:
     """
-    Migrate all three sandbox vendors into SQLite and JSONL, offline, and count the result.
+    Migrate every sandbox vendor into SQLite and JSONL, offline, and count the result.
 
-    The sandbox (fake Convai, Talkifai and cursor APIs) runs in this process; no network
-    is used. Writes history.db (every vendor) and one JSONL export per vendor into
+    The sandbox (a fake API of each vendor that ships one) runs in this process; no
+    network is used. Writes history.db (every vendor) and one JSONL export per vendor into
     ./backscroll-demo, replacing the files of an earlier demo there.
 
     For example:
@@ -141,7 +136,9 @@ def demo(
     faults = sandbox.Faults(
         rate=error_rate, statuses={429: 1, 503: 1}, retry_after=0, latency=latency, seed=1
     )
-    fake = sandbox.Sandbox(seed=0, faults=dict.fromkeys(VENDORS, faults))
+    fake = sandbox.Sandbox(seed=0)
+    for name in fake.fakes:
+        fake.set_faults(name, faults)
     reporter = Reporter(choose_mode(quiet=quiet), per_conversation=False, transient=True)
     reporter.line(f"The sandbox runs in this process; writing into {directory}/")
     try:
@@ -167,7 +164,7 @@ def _files(directory: Path) -> list[Path]:
     database = directory / DATABASE
     target = Target("sqlite", database)
     files = [database, directory / f"{DATABASE}-wal", directory / f"{DATABASE}-shm"]
-    for vendor in VENDORS:
+    for vendor in vendors():
         export = directory / f"{vendor}.jsonl"
         files += [
             export,
@@ -188,46 +185,24 @@ def _prepare(directory: Path) -> None:
 
 
 def _opener(
-    fake: "Sandbox", vendor: Vendor
+    fake: "Sandbox", vendor: str
 ) -> Callable[[], AbstractAsyncContextManager[ChatHistoryProvider]]:
-    if vendor == "convai":
-        return lambda: fake.convai(max_retries=_MAX_RETRIES)
-    if vendor == "talkifai":
-        return lambda: fake.talkifai(max_retries=_MAX_RETRIES)
-    return lambda: fake.cursor(max_retries=_MAX_RETRIES)
+    return lambda: fake.provider(vendor, max_retries=_MAX_RETRIES)
 
 
-def _ids(fake: "Sandbox", vendor: Vendor) -> list[str] | None:
-    """Convai lists its sessions; the others are asked for the conversations they hold."""
-    if vendor == "talkifai":
-        return sorted(fake.data.talkifai)
-    if vendor == "cursor":
-        return sorted(fake.data.cursor)
-    return None
-
-
-def _expected(fake: "Sandbox", vendor: Vendor) -> int:
-    data = fake.data
-    if vendor == "talkifai":
-        return sum(map(len, data.talkifai.values()))
-    if vendor == "cursor":
-        return sum(map(len, data.cursor.values()))
-    from backscroll.sandbox import CONVAI_CHARACTER_ID  # noqa: PLC0415 - the extra is there
-
-    sessions = data.convai_sessions[CONVAI_CHARACTER_ID]
-    return sum(
-        len(interaction["interaction"])
-        for session in sessions
-        for interaction in data.convai_interactions[session["sessionID"]]
-    )
+def _ids(fake: "Sandbox", vendor: str) -> list[str] | None:
+    """A vendor that lists lists its own; the others are asked for what their fake holds."""
+    if vendors()[vendor].lists_conversations:
+        return None
+    return fake.fakes[vendor].conversation_ids()
 
 
 async def _run(fake: "Sandbox", directory: Path, reporter: Reporter) -> list[_Result]:
     database = directory / DATABASE
     results = []
-    for vendor in VENDORS:
+    for vendor, served in fake.fakes.items():
         export = directory / f"{vendor}.jsonl"
-        expected = _expected(fake, vendor)  # before a run could change it (it does not delete)
+        expected = served.message_count()  # before a run could change it (it does not delete)
         opener = _opener(fake, vendor)
         ids = _ids(fake, vendor)
         to_sqlite = await _stage(reporter, opener, Target("sqlite", database), vendor, ids)
@@ -253,7 +228,7 @@ async def _stage(
     reporter: Reporter,
     opener: Callable[[], AbstractAsyncContextManager[ChatHistoryProvider]],
     target: Target,
-    vendor: Vendor,
+    vendor: str,
     ids: list[str] | None,
 ) -> MigrationReport:
     title = f"{vendor} → {target.path.name}"
@@ -299,7 +274,7 @@ def _count_jsonl(path: Path) -> tuple[int, int]:
 def _print_table(directory: Path, results: list[_Result]) -> None:
     console = Console(highlight=False)
     table = Table(
-        title=f"backscroll demo: three vendors copied into {directory}/",
+        title=f"backscroll demo: {plural(len(results), 'vendor')} copied into {directory}/",
         caption=(
             f"{DATABASE} holds every vendor; once = the sandbox, SQLite and JSONL "
             "hold the same messages, each once"
@@ -336,7 +311,7 @@ def _print_table(directory: Path, results: list[_Result]) -> None:
             f"Query {directory / DATABASE} with sqlite3 (tables conversations, messages), "
             "or migrate an export onward:"
         ),
-        f"  backscroll migrate jsonl:{directory / 'cursor.jsonl'} --to sqlite:copy.db",
+        f"  backscroll migrate jsonl:{directory / results[-1].files[-1]} --to sqlite:copy.db",
         "The same fake APIs on a socket: backscroll sandbox serve",
     ]
     console.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)

@@ -2,27 +2,29 @@
 The flags ``export`` and ``migrate`` share, declared once as typer annotations.
 
 `CopyFlags` holds them, and `copy_command` adds them to a command's options: both
-commands declare only their own. Values are kept as typed (strings for ``--shard`` and
-``--since``) and read by the plan, so that every mistake gets backscroll's own one-line
-message.
+commands declare only their own. The vendors' own flags (``--api-key``, ``--token``, a
+plugin's) are not written here: `vendor_parameters` makes one option per distinct flag the
+registered vendors declare, with help that names the vendors and environment variables.
+Values are kept as typed (strings for ``--shard`` and ``--since``) and read by the plan,
+so that every mistake gets backscroll's own one-line message.
 """
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final
 
 import attrs
 import typer
 
+from backscroll._registry import vendors
+
 __all__ = [
-    "ApiKey",
     "AsJson",
     "BaseUrl",
-    "CharacterId",
     "Checkpoint",
     "Concurrency",
     "CopyFlags",
@@ -34,8 +36,9 @@ __all__ = [
     "Shard",
     "Since",
     "SourceArgument",
-    "Token",
     "copy_command",
+    "vendor_parameters",
+    "vendor_settings",
 ]
 
 _VENDOR: Final = "Vendor"
@@ -46,38 +49,8 @@ SourceArgument = Annotated[
     str,
     typer.Argument(
         metavar="SOURCE",
-        help="convai, talkifai, cursor, or jsonl:PATH (an export made by backscroll).",
+        help="A vendor (backscroll vendors lists them), or jsonl:PATH (a backscroll export).",
         show_default=False,
-    ),
-]
-ApiKey = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        help=(
-            "Convai or cursor-API key. Prefer the environment (CONVAI_API_KEY, "
-            "EXAMPLE_AI_API_KEY): a flag shows in the process list."
-        ),
-        show_default=False,
-        rich_help_panel=_VENDOR,
-    ),
-]
-Token = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        help="Talkifai token. Prefer TALKIFAI_TOKEN: a flag shows in the process list.",
-        show_default=False,
-        rich_help_panel=_VENDOR,
-    ),
-]
-CharacterId = Annotated[
-    str | None,
-    typer.Option(
-        "--character-id",
-        help="Convai character whose sessions to read (or CONVAI_CHARACTER_ID).",
-        show_default=False,
-        rich_help_panel=_VENDOR,
     ),
 ]
 BaseUrl = Annotated[
@@ -106,7 +79,10 @@ Ids = Annotated[
     list[str] | None,
     typer.Option(
         "--id",
-        help="A conversation to copy; repeat for more. Default: all (convai, jsonl:).",
+        help=(
+            "A conversation to copy; repeat for more. Default: all, from a source that "
+            "lists (jsonl:, and the vendors backscroll vendors marks so)."
+        ),
         show_default=False,
         rich_help_panel=_SELECTION,
     ),
@@ -187,9 +163,6 @@ Quiet = Annotated[
 class CopyFlags:
     """The flags of a copy, as typed; each field's annotation is its typer option."""
 
-    api_key: ApiKey = attrs.field(default=None, repr=False)
-    token: Token = attrs.field(default=None, repr=False)
-    character_id: CharacterId = None
     base_url: BaseUrl = None
     max_retries: MaxRetries = None
     ids: Ids = None
@@ -201,6 +174,63 @@ class CopyFlags:
     fail_fast: FailFast = False
     as_json: AsJson = False
     quiet: Quiet = False
+    #: The vendors' setting flags given (see `vendor_parameters`), by flag.
+    settings: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+
+def vendor_parameters() -> list[inspect.Parameter]:
+    """
+    One keyword-only typer option per distinct flag of the registered vendors' settings.
+
+    Vendors may share a flag (``--api-key``); its help names each vendor that reads it and
+    the environment variable each would read instead.
+    """
+    by_flag: dict[str, list[str]] = {}
+    secret: dict[str, bool] = {}
+    for vendor in vendors().values():
+        for setting in vendor.all_settings:
+            by_flag.setdefault(setting.flag, []).append(
+                f"{vendor.name}: {setting.what} (or {setting.env_var})"
+            )
+            secret[setting.flag] = secret.get(setting.flag, False) or setting.secret
+    parameters = []
+    for flag, uses in by_flag.items():
+        caution = (
+            " A flag shows in the process list: prefer the environment." if secret[flag] else ""
+        )
+        option = typer.Option(
+            flag,
+            help="; ".join(uses) + "." + caution,
+            show_default=False,
+            rich_help_panel=_VENDOR,
+        )
+        parameters.append(
+            inspect.Parameter(
+                _parameter_name(flag),
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[str | None, option],
+            )
+        )
+    return parameters
+
+
+def vendor_settings(values: dict[str, Any]) -> dict[str, str]:
+    """Take the vendor flags out of a command's *values*: the ones given, by flag."""
+    given = {}
+    for parameter in vendor_parameters():
+        value = values.pop(parameter.name)
+        if value is not None:
+            given[_flag_of(parameter.name)] = value
+    return given
+
+
+def _parameter_name(flag: str) -> str:
+    return "vendor_" + flag.removeprefix("--").replace("-", "_")
+
+
+def _flag_of(name: str) -> str:
+    return "--" + name.removeprefix("vendor_").replace("_", "-")
 
 
 def copy_command(command: Callable[..., None]) -> Callable[..., None]:
@@ -211,14 +241,16 @@ def copy_command(command: Callable[..., None]) -> Callable[..., None]:
     the command's, with the fields of `CopyFlags` in place of ``flags`` (that is where
     they show in ``--help``); the wrapper gathers their values into one `CopyFlags`.
     """
-    shared = list(inspect.signature(CopyFlags).parameters.values())
+    own = [p for p in inspect.signature(CopyFlags).parameters.values() if p.name != "settings"]
+    shared = vendor_parameters() + own
     parameters = []
     for parameter in inspect.signature(command).parameters.values():
         parameters += shared if parameter.name == "flags" else [parameter]
 
     @functools.wraps(command)
     def run(**values: Any) -> None:
-        flags = CopyFlags(**{p.name: values.pop(p.name) for p in shared})
+        settings = vendor_settings(values)
+        flags = CopyFlags(**{p.name: values.pop(p.name) for p in own}, settings=settings)
         command(**values, flags=flags)
 
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]

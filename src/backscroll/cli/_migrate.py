@@ -32,8 +32,8 @@ def migrate(
         typer.Option(
             "--delete-after",
             help=(
-                "Convai only, irreversible: delete each session at the vendor once its "
-                "messages are committed and the counts match."
+                "Irreversible, for vendors that delete (backscroll vendors): delete each "
+                "conversation at the vendor once its messages are committed and checked."
             ),
             rich_help_panel="Run",
         ),

@@ -8,24 +8,21 @@ what to type instead; the commands turn it into exit status 2.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import attrs
 
-from backscroll.providers import convai, cursor, talkifai
-from backscroll.providers.convai import ConvaiProvider
-from backscroll.providers.cursor import CursorProvider
+from backscroll._registry import VendorProvider, vendors
 from backscroll.providers.jsonl import JsonlProvider
-from backscroll.providers.talkifai import TalkifaiProvider
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
+    from backscroll._registry import Vendor
     from backscroll.cli._selection import Shard
 
 __all__ = [
-    "CHARACTER_ENV_VAR",
+    "GENERAL_FLAGS",
     "Connection",
     "Provider",
     "Source",
@@ -37,19 +34,12 @@ __all__ = [
     "parse_target",
 ]
 
-Vendor = Literal["convai", "talkifai", "cursor"]
-Provider = ConvaiProvider | TalkifaiProvider | CursorProvider | JsonlProvider
+Provider: TypeAlias = VendorProvider | JsonlProvider
 
-VENDORS: Final[tuple[Vendor, ...]] = ("convai", "talkifai", "cursor")
-_VENDORS_BY_NAME: Final[Mapping[str, Vendor]] = {vendor: vendor for vendor in VENDORS}
-#: Not a secret, so read from the environment here too, beside the key.
-CHARACTER_ENV_VAR: Final = "CONVAI_CHARACTER_ID"
-
-#: Each vendor's credential flag and the environment variable its provider reads.
-_CREDENTIAL: Final[Mapping[Vendor, tuple[str, str, str]]] = {
-    "convai": ("--api-key", convai.ENV_VAR, "an API key"),
-    "talkifai": ("--token", talkifai.ENV_VAR, "a token"),
-    "cursor": ("--api-key", cursor.ENV_VAR, "an API key"),
+#: The flags every vendor takes, by the provider keyword they set.
+GENERAL_FLAGS: Final[Mapping[str, str]] = {
+    "base_url": "--base-url",
+    "max_retries": "--max-retries",
 }
 
 
@@ -63,12 +53,17 @@ class Source:
     Where history comes from: a vendor, or a JSONL export (``jsonl:PATH``).
 
     Attributes:
-        kind: ``"convai"``, ``"talkifai"``, ``"cursor"`` or ``"jsonl"``.
+        kind: A registered vendor's name (see `backscroll.vendors`) or ``"jsonl"``.
         path: The export file, for ``"jsonl"``.
     """
 
-    kind: Vendor | Literal["jsonl"]
+    kind: str
     path: Path | None = None
+
+    @property
+    def vendor(self) -> Vendor | None:
+        """The registered vendor, ``None`` for a JSONL export."""
+        return None if self.path is not None else vendors()[self.kind]
 
     @property
     def label(self) -> str:
@@ -78,7 +73,12 @@ class Source:
     @property
     def lists_conversations(self) -> bool:
         """Whether the source can list its conversations (else ``--id`` is needed)."""
-        return self.kind in {"convai", "jsonl"}
+        return self.vendor is None or self.vendor.lists_conversations
+
+    @property
+    def deletes_conversations(self) -> bool:
+        """Whether the source can delete conversations at the vendor."""
+        return self.vendor is not None and self.vendor.deletes_conversations
 
     def __str__(self) -> str:
         return self.kind if self.path is None else f"jsonl:{self.path}"
@@ -109,25 +109,28 @@ class Target:
 
 @attrs.frozen(kw_only=True)
 class Connection:
-    """How to reach a vendor: the credential flags (never shown: ``repr=False``)."""
+    """
+    How to reach a vendor: its settings' flags as given (never shown: ``repr=False``).
 
-    api_key: str | None = attrs.field(default=None, repr=False)
-    token: str | None = attrs.field(default=None, repr=False)
-    character_id: str | None = None
+    Attributes:
+        settings: The vendors' setting flags given, by flag (``{"--api-key": "..."}``).
+    """
+
+    settings: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     base_url: str | None = None
     max_retries: int | None = None
 
 
 def parse_source(text: str) -> Source:
     """
-    Read ``convai``, ``talkifai``, ``cursor`` or ``jsonl:PATH``.
+    Read a registered vendor's name (``cursor``) or ``jsonl:PATH``.
 
     Raises:
         UsageError: anything else, or a JSONL file that cannot be read.
     """
-    vendor = _VENDORS_BY_NAME.get(text.strip().lower())
-    if vendor is not None:
-        return Source(vendor)
+    name = text.strip().lower()
+    if name in vendors():
+        return Source(name)
     scheme, colon, rest = text.partition(":")
     if colon and scheme.lower() == "jsonl":
         path = Path(rest).expanduser()
@@ -136,7 +139,7 @@ def parse_source(text: str) -> Source:
             raise UsageError(msg)
         _check_readable(path, f"the JSONL export {path}")
         return Source("jsonl", path)
-    msg = f"unknown source {text!r}: use convai, talkifai, cursor or jsonl:PATH"
+    msg = f"unknown source {text!r}: use {', '.join(vendors())} or jsonl:PATH"
     raise UsageError(msg)
 
 
@@ -201,61 +204,50 @@ def open_provider(source: Source, connection: Connection) -> Provider:
         UsageError: a credential is missing, or a flag does not apply to this source.
         ConfigurationError: the provider refuses an option (say, a plain-http base URL).
     """
-    _check_flags(source, connection)
-    if source.kind == "jsonl":
+    vendor = source.vendor
+    _check_flags(source, vendor, connection)
+    if vendor is None:
         assert source.path is not None  # noqa: S101 - parse_source sets it for jsonl
         return JsonlProvider(source.path)
-    options = _VendorOptions()
+    options: dict[str, Any] = {}
     if connection.base_url is not None:
         options["base_url"] = connection.base_url
     if connection.max_retries is not None:
         options["max_retries"] = connection.max_retries
-    if source.kind == "convai":
-        character_id = connection.character_id or os.environ.get(CHARACTER_ENV_VAR)
-        if not character_id:
-            msg = f"convai needs a character: pass --character-id or set {CHARACTER_ENV_VAR}"
+    for setting in vendor.all_settings:
+        value = connection.settings.get(setting.flag) or os.environ.get(setting.env_var)
+        if not value:
+            msg = (
+                f"{vendor.name} needs {setting.what}: set {setting.env_var} "
+                f"(or pass {setting.flag})"
+            )
             raise UsageError(msg)
-        key = _credential("convai", connection.api_key)
-        return ConvaiProvider(api_key=key, character_id=character_id, **options)
-    if source.kind == "talkifai":
-        token = _credential("talkifai", connection.token)
-        return TalkifaiProvider(token=token, **options)
-    key = _credential("cursor", connection.api_key)
-    return CursorProvider(api_key=key, **options)
+        options[setting.parameter] = value
+    return vendor.open(**options)
 
 
-class _VendorOptions(TypedDict, total=False):
-    base_url: str
-    max_retries: int
+def setting_flags() -> dict[str, str]:
+    """Every registered vendor's setting flags, by the provider keyword they set."""
+    return {s.parameter: s.flag for vendor in vendors().values() for s in vendor.all_settings}
 
 
-def _credential(vendor: Vendor, given: str | None) -> str:
-    flag, env_var, what = _CREDENTIAL[vendor]
-    value = given if given is not None else os.environ.get(env_var)
-    if not value:
-        msg = f"{vendor} needs {what}: set {env_var} (or pass {flag})"
-        raise UsageError(msg)
-    return value
-
-
-def _check_flags(source: Source, connection: Connection) -> None:
+def _check_flags(source: Source, vendor: Vendor | None, connection: Connection) -> None:
     """Refuse a flag that the source would silently ignore."""
-    given = {
-        "--api-key": connection.api_key is not None,
-        "--token": connection.token is not None,
-        "--character-id": connection.character_id is not None,
-        "--base-url": connection.base_url is not None,
-        "--max-retries": connection.max_retries is not None,
-    }
-    if source.kind == "jsonl":
-        applies: set[str] = set()
-    else:
-        applies = {_CREDENTIAL[source.kind][0], "--base-url", "--max-retries"}
-        if source.kind == "convai":
-            applies.add("--character-id")
-    for flag, present in given.items():
-        if present and flag not in applies:
+    given = list(connection.settings)
+    given += [
+        flag
+        for flag, value in (
+            ("--base-url", connection.base_url),
+            ("--max-retries", connection.max_retries),
+        )
+        if value is not None
+    ]
+    applies = set() if vendor is None else {s.flag for s in vendor.all_settings}
+    if vendor is not None:
+        applies |= set(GENERAL_FLAGS.values())
+    for flag in given:
+        if flag not in applies:
             msg = f"{flag} does not apply to {source}"
-            if source.kind != "jsonl" and flag in {"--api-key", "--token"}:
-                msg += f": {source.kind} takes {_CREDENTIAL[source.kind][0]}"
+            if vendor is not None and flag not in GENERAL_FLAGS.values():
+                msg += f": {vendor.name} takes {', '.join(s.flag for s in vendor.all_settings)}"
             raise UsageError(msg)

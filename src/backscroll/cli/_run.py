@@ -19,6 +19,7 @@ import anyio
 import attrs
 
 from backscroll._migration.engine import migrate
+from backscroll._registry import vendors
 from backscroll.cli._options import (
     Connection,
     Source,
@@ -90,9 +91,7 @@ def run_copy(
     plan = CopyPlan(
         source=source,
         connection=Connection(
-            api_key=flags.api_key,
-            token=flags.token,
-            character_id=flags.character_id,
+            settings=flags.settings,
             base_url=flags.base_url,
             max_retries=flags.max_retries,
         ),
@@ -145,8 +144,12 @@ def _checked(plan: CopyPlan) -> CopyPlan:
     if ids is not None and plan.shard is not None:
         shard = plan.shard
         ids = [conversation_id for conversation_id in ids if shard.holds(conversation_id)]
-    if plan.delete_after and source.kind != "convai":
-        msg = f"--delete-after deletes at the vendor, which only convai offers, not {source}"
+    if plan.delete_after and not source.deletes_conversations:
+        able = [v.name for v in vendors().values() if v.deletes_conversations]
+        msg = (
+            f"--delete-after deletes at the vendor, which {source} does not offer "
+            f"(only {', '.join(able) or 'no vendor'} can)"
+        )
         raise UsageError(msg)
     if source.path is not None and _same_file(source.path, target.path):
         msg = f"{target.path} is both the source and the target: write to another file"

@@ -3,15 +3,21 @@
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from backscroll._registry import vendors
 from backscroll.cli._options import UsageError
+
+if TYPE_CHECKING:
+    from backscroll.sandbox import Sandbox
 
 __all__ = ["serve"]
 
 _FAULTS = "Faults (every vendor)"
+#: Conversation ids shown per vendor that cannot list its own.
+_SAMPLE_IDS = 3
 
 
 def serve(
@@ -80,7 +86,7 @@ def serve(
     ] = "info",
 ) -> None:
     """
-    Serve the sandbox's fake Convai, Talkifai and cursor APIs on loopback, until Ctrl-C.
+    Serve the sandbox's fake vendor APIs on loopback, until Ctrl-C.
 
     For example:
 
@@ -112,20 +118,15 @@ def serve(
         seed=fault_seed,
     )
     noisy = faults != sandbox.Faults(retry_after=retry_after, seed=fault_seed)
-    plan = dict.fromkeys(("convai", "talkifai", "cursor"), faults) if noisy else None
-    served = sandbox.Sandbox(seed=seed, faults=plan)
+    served = sandbox.Sandbox(seed=seed)
+    if noisy:
+        for name in served.fakes:
+            served.set_faults(name, faults)
 
     def ready(url: str) -> None:
-        lines = [
-            f"backscroll sandbox (seed {seed}) serving on {url}",
-            (
-                f"  convai    {url}/convai     CONVAI_API_KEY={sandbox.CONVAI_API_KEY} "
-                f"CONVAI_CHARACTER_ID={sandbox.CONVAI_CHARACTER_ID}"
-            ),
-            f"  talkifai  {url}/talkifai   TALKIFAI_TOKEN={sandbox.TALKIFAI_TOKEN}",
-            f"  cursor    {url}/cursor/v1  EXAMPLE_AI_API_KEY={sandbox.CURSOR_API_KEY}",
-            "These credentials are the sandbox's own, public. Press Ctrl-C to stop.",
-        ]
+        lines = [f"backscroll sandbox (seed {seed}) serving on {url}"]
+        lines += _banner(served, url)
+        lines.append("These credentials are the sandbox's own, public. Press Ctrl-C to stop.")
         sys.stdout.write("".join(f"{line}\n" for line in lines))
         sys.stdout.flush()
 
@@ -136,3 +137,26 @@ def serve(
     except ImportError:
         msg = "backscroll sandbox serve needs uvicorn: pip install 'backscroll[sandbox]'"
         raise UsageError(msg) from None
+
+
+def _banner(served: "Sandbox", url: str) -> list[str]:
+    """A line per fake: its base URL and settings, and ids to try where it cannot list."""
+    registered = vendors()
+    width = max((len(name) for name in served.fakes), default=0)
+    roots = {name: f"{url}{fake.api_root}" for name, fake in served.fakes.items()}
+    root_width = max((len(root) for root in roots.values()), default=0)
+    lines = []
+    for name, fake in served.fakes.items():
+        vendor = registered[name]
+        options = fake.provider_options()
+        settings = " ".join(
+            f"{setting.env_var}={options[setting.parameter]}"
+            for setting in vendor.all_settings
+            if setting.parameter in options
+        )
+        lines.append(f"  {name:<{width}}  {roots[name]:<{root_width}}  {settings}")
+        if not vendor.lists_conversations:
+            ids = fake.conversation_ids()[:_SAMPLE_IDS]
+            if ids:
+                lines.append(f"  {'':<{width}}  ids to try: {' '.join(ids)}")
+    return lines

@@ -29,6 +29,7 @@ from backscroll._ids import derived_id
 from backscroll._models import Conversation, Message, Role
 from backscroll._paging import Window, single_page
 from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll._registry import Setting, Vendor
 from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import AuthenticationError, BadRequestError, ConfigurationError
 
@@ -40,6 +41,16 @@ if TYPE_CHECKING:
 __all__ = ["ConvaiProvider"]
 
 ENV_VAR: Final = "CONVAI_API_KEY"
+CREDENTIAL: Final = Setting(
+    parameter="api_key", env_var=ENV_VAR, flag="--api-key", what="an API key"
+)
+CHARACTER: Final = Setting(
+    parameter="character_id",
+    env_var="CONVAI_CHARACTER_ID",
+    flag="--character-id",
+    what="a character",
+    secret=False,
+)
 _ROLES: Final = {"user": Role.USER, "character": Role.ASSISTANT}
 _INTERACTION_FIELDS: Final = frozenset({"timestamp", "interaction"})
 _ENTRY_FIELDS: Final = frozenset({"speaker", "message"})
@@ -89,7 +100,7 @@ class ConvaiProvider(HTTPProvider):
         self.character_id = nonempty_str(character_id, "convai character_id")
         super().__init__(
             base_url=base_url,
-            credential_hint=f"pass api_key= or set {ENV_VAR}",
+            credential_hint=CREDENTIAL.hint(),
             secrets=[key],
             http_client=http_client,
             timeout=timeout,
@@ -243,3 +254,15 @@ class ConvaiProvider(HTTPProvider):
             status = record.get("status")
             if status != "SUCCESSFULLY DELETED":
                 f.fail("convai", "the delete response.status", '"SUCCESSFULLY DELETED"', status)
+
+
+VENDOR: Final = Vendor(
+    name="convai",
+    provider=ConvaiProvider,
+    summary="Convai Chat History: sessions, interactions, deletion",
+    credential=CREDENTIAL,
+    settings=(CHARACTER,),
+    error_keys=("ERROR",),
+    fake="backscroll.sandbox._convai:ConvaiFake",
+    paging="none (one response per session)",
+)

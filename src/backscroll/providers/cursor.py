@@ -29,6 +29,7 @@ from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES
 from backscroll._models import Message, Role
 from backscroll._paging import CursorPage, Window, cursor_pages
 from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll._registry import Setting, Vendor
 from backscroll.errors import APIStatusError
 
 if TYPE_CHECKING:
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 __all__ = ["CursorProvider"]
 
 ENV_VAR: Final = "EXAMPLE_AI_API_KEY"
+CREDENTIAL: Final = Setting(
+    parameter="api_key", env_var=ENV_VAR, flag="--api-key", what="an API key"
+)
 _ROLES: Final = {"user": Role.USER, "ai": Role.ASSISTANT, "system": Role.SYSTEM}
 
 
@@ -83,7 +87,7 @@ class CursorProvider(HTTPProvider):
         key = resolve_credential(api_key, parameter="api_key", env_var=ENV_VAR, provider="cursor")
         super().__init__(
             base_url=base_url,
-            credential_hint=f"pass api_key= or set {ENV_VAR}",
+            credential_hint=CREDENTIAL.hint(),
             secrets=[key],
             http_client=http_client,
             timeout=timeout,
@@ -199,3 +203,14 @@ def _format(moment: datetime) -> str:
     # isoformat, not strftime: "%Y" does not pad years before 1000 ("1-01-01T...").
     utc = moment.astimezone(UTC).replace(microsecond=0, tzinfo=None)
     return utc.isoformat() + "Z"
+
+
+VENDOR: Final = Vendor(
+    name="cursor",
+    provider=CursorProvider,
+    summary='cursor-paged GET /chat/history ("example-ai")',
+    credential=CREDENTIAL,
+    error_keys=("message",),
+    fake="backscroll.sandbox._cursor:CursorFake",
+    paging="before/after timestamps",
+)

@@ -29,6 +29,7 @@ from backscroll._ids import Occurrences, derived_id
 from backscroll._models import Message, Role
 from backscroll._paging import MAX_STALLS, Window, offset_pages
 from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll._registry import Setting, Vendor
 from backscroll._validate import credential
 from backscroll.errors import ConfigurationError, PaginationError
 
@@ -42,6 +43,13 @@ if TYPE_CHECKING:
 __all__ = ["TalkifaiProvider"]
 
 ENV_VAR: Final = "TALKIFAI_TOKEN"
+CREDENTIAL: Final = Setting(
+    parameter="token",
+    env_var=ENV_VAR,
+    flag="--token",
+    what="a token",
+    python_note=" (or a token callable)",
+)
 _ROLES: Final = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
 _FIELDS: Final = frozenset({"role", "content", "timestamp", "token_count"})
 _WHERE: Final = "a message"
@@ -100,7 +108,7 @@ class TalkifaiProvider(HTTPProvider):
             secrets = [fixed]
         super().__init__(
             base_url=base_url,
-            credential_hint=f"pass token= (or a token callable) or set {ENV_VAR}",
+            credential_hint=CREDENTIAL.hint(),
             secrets=secrets,
             http_client=http_client,
             timeout=timeout,
@@ -274,3 +282,14 @@ def _split_oldest_group(records: list[Record]) -> tuple[list[Record], list[Recor
     while cut < len(records) and records[cut].get("timestamp") == oldest:
         cut += 1
     return records[cut:], records[:cut]
+
+
+VENDOR: Final = Vendor(
+    name="talkifai",
+    provider=TalkifaiProvider,
+    summary="Talkifai GET /v1/chat/sessions/{id}/messages",
+    credential=CREDENTIAL,
+    error_keys=("detail",),
+    fake="backscroll.sandbox._talkifai:TalkifaiFake",
+    paging="offset/limit",
+)

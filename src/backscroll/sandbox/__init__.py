@@ -33,6 +33,7 @@ from backscroll.sandbox._convai import ConvaiQuirks
 from backscroll.sandbox._cursor import API_KEY as CURSOR_API_KEY
 from backscroll.sandbox._cursor import CursorQuirks
 from backscroll.sandbox._data import CONVAI_CHARACTER_ID, SandboxData
+from backscroll.sandbox._fake import SandboxFake
 from backscroll.sandbox._faults import Faults, Outcome, RequestRecord, SandboxTransport
 from backscroll.sandbox._server import serve, serving
 from backscroll.sandbox._talkifai import MASTER_TOKEN as TALKIFAI_TOKEN
@@ -51,6 +52,7 @@ __all__ = [
     "RequestRecord",
     "Sandbox",
     "SandboxData",
+    "SandboxFake",
     "SandboxTransport",
     "TalkifaiQuirks",
     "create_app",

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
-from typing import TYPE_CHECKING, Any, Final
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from backscroll.providers import ConvaiProvider, CursorProvider, TalkifaiProvider
+from backscroll._registry import load_object, vendors
+from backscroll.errors import ConfigurationError
 from backscroll.sandbox import _convai, _cursor, _talkifai
 from backscroll.sandbox._data import (
     CONVAI_CHARACTER_ID,
@@ -36,10 +38,13 @@ from backscroll.sandbox._faults import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Hashable, Mapping, Sequence
+    from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
 
-    from starlette.responses import Response
     from starlette.routing import BaseRoute
+
+    from backscroll._registry import VendorProvider
+    from backscroll.providers import ConvaiProvider, CursorProvider, TalkifaiProvider
+    from backscroll.sandbox._fake import FakeFactory, SandboxFake
 
 __all__ = ["BASE_URL", "Sandbox", "create_app"]
 
@@ -47,18 +52,6 @@ __all__ = ["BASE_URL", "Sandbox", "create_app"]
 #: https so that providers accept it without allow_insecure_http.
 BASE_URL: Final = "https://sandbox.localhost"
 
-_VENDORS: Final[
-    Mapping[str, tuple[str, Callable[[str], str | None], Callable[[int], Response]]]
-] = {
-    "convai": (_convai.PREFIX, _convai.classify, _convai.error_response),
-    "talkifai": (_talkifai.PREFIX, _talkifai.classify, _talkifai.error_response),
-    "cursor": (_cursor.PREFIX, _cursor.classify, _cursor.error_response),
-}
-_ROUTES: Final = {
-    "convai": _convai.ROUTES,
-    "talkifai": _talkifai.ROUTES,
-    "cursor": _cursor.ROUTES,
-}
 _MAX_LOG: Final = 10_000
 
 
@@ -76,13 +69,17 @@ class Sandbox:
         convai_quirks: Convai misbehaviour to switch on.
         talkifai_quirks: Talkifai behaviour (limits, past-the-end answer, repeats).
         cursor_quirks: Cursor-API behaviour (limits, page order, cursor misbehaviour).
-        faults: Fault plans by target: ``"convai"``, ``"talkifai"``, ``"cursor"``, or one
-            route, ``"convai/list"``, ``"convai/details"``, ``"convai/delete"``,
-            ``"talkifai/messages"``, ``"cursor/history"`` (a route's plan beats its
+        faults: Fault plans by target: a vendor's name (``"cursor"``) or one of its
+            routes (``"convai/list"``, ``"convai/details"``, ``"convai/delete"``,
+            ``"talkifai/messages"``, ``"cursor/history"``; a route's plan beats its
             vendor's).
+        fakes: Fake factories by vendor name, in place of the registered vendors' own
+            (a plugin's fake with other sizes or quirks, say). Every registered vendor
+            that declares a fake is served, plugins' included.
 
     Attributes:
         app: The Starlette app (``app.state.sandbox`` is this object).
+        fakes: The fake vendor APIs served, by vendor name (`SandboxFake` objects).
         data: The ground truth: every conversation as served.
         requests: The requests answered so far, newest last (the last 10,000).
 
@@ -114,6 +111,7 @@ class Sandbox:
         talkifai_quirks: _talkifai.TalkifaiQuirks | None = None,
         cursor_quirks: _cursor.CursorQuirks | None = None,
         faults: Mapping[str, Faults] | None = None,
+        fakes: Mapping[str, FakeFactory] | None = None,
     ) -> None:
         self.data = SandboxData(
             seed=seed,
@@ -126,15 +124,13 @@ class Sandbox:
         self.convai_quirks = convai_quirks or _convai.ConvaiQuirks()
         self.talkifai_quirks = talkifai_quirks or _talkifai.TalkifaiQuirks()
         self.cursor_quirks = cursor_quirks or _cursor.CursorQuirks()
-        self._plan = FaultPlan(faults or {}, _ROUTES)
         self._repeater = PageRepeater()
+        self.fakes: Mapping[str, SandboxFake] = _fakes(self, fakes or {})
+        targets = {name: fake.route_names for name, fake in self.fakes.items()}
+        self._plan = FaultPlan(faults or {}, targets)
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=_MAX_LOG)
-        routes: list[BaseRoute] = [
-            *_convai.routes(self),
-            *_talkifai.routes(self),
-            *_cursor.routes(self),
-        ]
-        layer = Middleware(FaultLayer, plan=self._plan, classify=_classify, log=self.requests)
+        routes: list[BaseRoute] = [route for fake in self.fakes.values() for route in fake.routes()]
+        layer = Middleware(FaultLayer, plan=self._plan, classify=self._classify, log=self.requests)
         self.app = Starlette(routes=routes, middleware=[layer])
         self.app.state.sandbox = self
 
@@ -175,6 +171,38 @@ class Sandbox:
         return httpx.AsyncClient(transport=self.transport(), **options)
 
     @contextlib.asynccontextmanager
+    async def provider(
+        self, vendor: str, *, base_url: str | None = None, **options: Any
+    ) -> AsyncIterator[VendorProvider]:
+        """
+        A provider of any registered vendor with a fake, wired to this sandbox.
+
+        Args:
+            vendor: The vendor's name (see `backscroll.vendors`).
+            base_url: A running sandbox's root URL (see `serving`); default in-process.
+            **options: More provider arguments; they replace the fake's credentials.
+
+        Raises:
+            ConfigurationError: no fake of that name is served.
+
+        .. versionadded:: 0.2.0
+        """
+        fake = self.fakes.get(vendor)
+        if fake is None:
+            msg = f"the sandbox has no fake {vendor!r}; it serves {', '.join(self.fakes)}"
+            raise ConfigurationError(msg)
+        for key, value in fake.provider_options().items():
+            options.setdefault(key, value)
+        registered = vendors()[vendor]
+        async with (
+            self._http_client(base_url) as (client, root),
+            registered.open(
+                base_url=f"{root}{fake.api_root}", http_client=client, **options
+            ) as provider,
+        ):
+            yield provider
+
+    @contextlib.asynccontextmanager
     async def convai(
         self,
         *,
@@ -190,14 +218,10 @@ class Sandbox:
             base_url: A running sandbox's root URL (see `serving`); default in-process.
             **options: More `ConvaiProvider` arguments (``max_retries``, ``timezone``...).
         """
-        options.setdefault("api_key", _convai.API_KEY)
-        async with (
-            self._http_client(base_url) as (client, root),
-            ConvaiProvider(
-                character_id=character_id, base_url=f"{root}/convai", http_client=client, **options
-            ) as provider,
-        ):
-            yield provider
+        async with self.provider(
+            "convai", character_id=character_id, base_url=base_url, **options
+        ) as provider:
+            yield cast("ConvaiProvider", provider)
 
     @contextlib.asynccontextmanager
     async def talkifai(
@@ -212,14 +236,8 @@ class Sandbox:
                 token (``token=backscroll.sandbox.session_token`` for per-conversation
                 tokens).
         """
-        options.setdefault("token", _talkifai.MASTER_TOKEN)
-        async with (
-            self._http_client(base_url) as (client, root),
-            TalkifaiProvider(
-                base_url=f"{root}/talkifai", http_client=client, **options
-            ) as provider,
-        ):
-            yield provider
+        async with self.provider("talkifai", base_url=base_url, **options) as provider:
+            yield cast("TalkifaiProvider", provider)
 
     @contextlib.asynccontextmanager
     async def cursor(
@@ -232,12 +250,8 @@ class Sandbox:
             base_url: A running sandbox's root URL (see `serving`); default in-process.
             **options: More `CursorProvider` arguments.
         """
-        options.setdefault("api_key", _cursor.API_KEY)
-        async with (
-            self._http_client(base_url) as (client, root),
-            CursorProvider(base_url=f"{root}/cursor/v1", http_client=client, **options) as provider,
-        ):
-            yield provider
+        async with self.provider("cursor", base_url=base_url, **options) as provider:
+            yield cast("CursorProvider", provider)
 
     @contextlib.asynccontextmanager
     async def _http_client(
@@ -264,13 +278,29 @@ class Sandbox:
 
         return serving(self, host=host, port=port)
 
+    def _classify(self, path: str) -> Target | None:
+        for vendor, fake in self.fakes.items():
+            if path.startswith(fake.prefix + "/"):
+                route = fake.classify(path)
+                return Target(vendor, route, fake.error_response) if route else None
+        return None
 
-def _classify(path: str) -> Target | None:
-    for vendor, (prefix, classify, error) in _VENDORS.items():
-        if path.startswith(prefix + "/"):
-            route = classify(path)
-            return Target(vendor, route, error) if route else None
-    return None
+
+def _fakes(sandbox: Sandbox, factories: Mapping[str, FakeFactory]) -> Mapping[str, SandboxFake]:
+    """Every registered vendor's fake (or the one *factories* gives instead), made for *sandbox*."""
+    registered = vendors()
+    unknown = sorted(set(factories) - set(registered))
+    if unknown:
+        msg = f"Sandbox(fakes=...) names no registered vendor: {', '.join(unknown)}"
+        raise ConfigurationError(msg)
+    made: dict[str, SandboxFake] = {}
+    for name, vendor in registered.items():
+        factory = factories.get(name)
+        if factory is None and vendor.fake is not None:
+            factory = load_object(vendor.fake)
+        if factory is not None:
+            made[name] = factory(sandbox)
+    return MappingProxyType(made)
 
 
 def create_app(

@@ -23,12 +23,22 @@ import attrs
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from backscroll.sandbox._data import CONVAI_CHARACTER_ID
+
 if TYPE_CHECKING:
     from starlette.requests import Request
 
     from backscroll.sandbox._app import Sandbox
 
-__all__ = ["API_KEY", "PREFIX", "ROUTES", "ConvaiQuirks", "error_response", "routes"]
+__all__ = [
+    "API_KEY",
+    "PREFIX",
+    "ROUTES",
+    "ConvaiFake",
+    "ConvaiQuirks",
+    "error_response",
+    "routes",
+]
 
 #: The API key the fake Convai accepts.
 API_KEY: Final = "sandbox-convai-key"
@@ -170,3 +180,46 @@ def classify(path: str) -> str | None:
         if path == f"{PREFIX}/character/chatHistory/{route}":
             return route
     return None
+
+
+class ConvaiFake:
+    """The fake Convai API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
+
+    prefix: Final = PREFIX
+    api_root: Final = "/convai"
+    route_names: Final = ROUTES
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def routes(self) -> list[Route]:
+        """The Convai API's routes, bound to the sandbox."""
+        return routes(self._sandbox)
+
+    def classify(self, path: str) -> str | None:
+        """The route name of *path*, or ``None``."""
+        return classify(path)
+
+    def error_response(self, status: int) -> Response:
+        """An injected error status, worded as the vendor does."""
+        return error_response(status)
+
+    def provider_options(self) -> dict[str, str]:
+        """The provider keywords the fake accepts."""
+        return {"api_key": API_KEY, "character_id": CONVAI_CHARACTER_ID}
+
+    def conversation_ids(self) -> list[str]:
+        """The ids of the conversations the fake holds."""
+        return [
+            session["sessionID"]
+            for session in self._sandbox.data.convai_sessions[CONVAI_CHARACTER_ID]
+        ]
+
+    def message_count(self) -> int:
+        """How many messages the fake holds in all."""
+        data = self._sandbox.data
+        return sum(
+            len(interaction["interaction"])
+            for session in data.convai_sessions[CONVAI_CHARACTER_ID]
+            for interaction in data.convai_interactions[session["sessionID"]]
+        )

@@ -40,6 +40,7 @@ __all__ = [
     "DOCS_API_KEY",
     "PREFIX",
     "ROUTES",
+    "CursorFake",
     "CursorQuirks",
     "error_response",
     "routes",
@@ -247,3 +248,38 @@ def routes(sandbox: Sandbox) -> list[Route]:
 def classify(path: str) -> str | None:
     """The route name of a cursor-API path, or ``None``."""
     return "history" if path == _PATH else None
+
+
+class CursorFake:
+    """The fake cursor-paged API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
+
+    prefix: Final = PREFIX
+    api_root: Final = "/cursor/v1"
+    route_names: Final = ROUTES
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def routes(self) -> list[Route]:
+        """The cursor-paged API's routes, bound to the sandbox."""
+        return routes(self._sandbox)
+
+    def classify(self, path: str) -> str | None:
+        """The route name of *path*, or ``None``."""
+        return classify(path)
+
+    def error_response(self, status: int) -> Response:
+        """An injected error status, worded as the vendor does."""
+        return error_response(status)
+
+    def provider_options(self) -> dict[str, str]:
+        """The provider keywords the fake accepts."""
+        return {"api_key": API_KEY}
+
+    def conversation_ids(self) -> list[str]:
+        """The ids of the conversations the fake holds."""
+        return list(self._sandbox.data.cursor)
+
+    def message_count(self) -> int:
+        """How many messages the fake holds in all."""
+        return sum(map(len, self._sandbox.data.cursor.values()))

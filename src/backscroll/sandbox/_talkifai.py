@@ -40,6 +40,7 @@ __all__ = [
     "MASTER_TOKEN",
     "PREFIX",
     "ROUTES",
+    "TalkifaiFake",
     "TalkifaiQuirks",
     "error_response",
     "routes",
@@ -221,3 +222,38 @@ def classify(path: str) -> str | None:
     if path.startswith(_SESSIONS) and path.endswith(_MESSAGES):
         return "messages"
     return None
+
+
+class TalkifaiFake:
+    """The fake Talkifai API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
+
+    prefix: Final = PREFIX
+    api_root: Final = "/talkifai"
+    route_names: Final = ROUTES
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self._sandbox = sandbox
+
+    def routes(self) -> list[Route]:
+        """The Talkifai API's routes, bound to the sandbox."""
+        return routes(self._sandbox)
+
+    def classify(self, path: str) -> str | None:
+        """The route name of *path*, or ``None``."""
+        return classify(path)
+
+    def error_response(self, status: int) -> Response:
+        """An injected error status, worded as the vendor does."""
+        return error_response(status)
+
+    def provider_options(self) -> dict[str, str]:
+        """The provider keywords the fake accepts."""
+        return {"token": MASTER_TOKEN}
+
+    def conversation_ids(self) -> list[str]:
+        """The ids of the conversations the fake holds."""
+        return list(self._sandbox.data.talkifai)
+
+    def message_count(self) -> int:
+        """How many messages the fake holds in all."""
+        return sum(map(len, self._sandbox.data.talkifai.values()))

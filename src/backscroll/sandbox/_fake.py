@@ -1,0 +1,77 @@
+"""
+What a fake vendor API gives the sandbox: its routes, its error wording, its ground truth.
+
+A vendor's `backscroll.Vendor` names its fake (``fake="package.module:Factory"``); the
+sandbox calls that factory with itself and serves what it returns under the fake's
+``prefix``, behind the shared fault layer. The built-in fakes and a plugin's are the same
+kind of object, so the demo, ``backscroll sandbox serve`` and the property tests treat
+them alike.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, runtime_checkable
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from starlette.responses import Response
+    from starlette.routing import BaseRoute
+
+    from backscroll.sandbox._app import Sandbox
+
+__all__ = ["FakeFactory", "SandboxFake"]
+
+
+@runtime_checkable
+class SandboxFake(Protocol):
+    """
+    One fake vendor API inside a `Sandbox`.
+
+    Plain class attributes do for the three properties.
+
+    .. versionadded:: 0.2.0
+    """
+
+    @property
+    def prefix(self) -> str:
+        """The path every route of the fake starts with (``"/tokenchat"``)."""
+        ...
+
+    @property
+    def api_root(self) -> str:
+        """The provider's ``base_url`` below the sandbox's root (``"/tokenchat/v1"``)."""
+        ...
+
+    @property
+    def route_names(self) -> tuple[str, ...]:
+        """The fake's routes, as fault targets (``"messages"`` for ``"tokenchat/messages"``)."""
+        ...
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """The Starlette routes that answer as the vendor does."""
+        ...
+
+    def classify(self, path: str) -> str | None:
+        """The route name a request path belongs to, ``None`` for none of the fake's."""
+        ...
+
+    def error_response(self, status: int) -> Response:
+        """An injected error status, worded as the vendor words its errors."""
+        ...
+
+    def provider_options(self) -> Mapping[str, Any]:
+        """The provider keywords the fake accepts: its credential and settings."""
+        ...
+
+    def conversation_ids(self) -> list[str]:
+        """The ids of the conversations the fake holds."""
+        ...
+
+    def message_count(self) -> int:
+        """How many messages the fake holds in all: the ground truth a copy is checked by."""
+        ...
+
+
+#: What a vendor's ``fake`` names: called with the sandbox, once per sandbox.
+FakeFactory: TypeAlias = "Callable[[Sandbox], SandboxFake]"

@@ -1,0 +1,1 @@
+"""A backscroll plugin for the invented tokenchat API: `provider` and its sandbox `fake`."""

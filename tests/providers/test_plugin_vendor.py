@@ -1,0 +1,104 @@
+"""
+A vendor from outside backscroll, by its entry point: the same exactly-once sweep.
+
+tests/plugin_vendor is a separate package (``tokenchat-backscroll``) that registers a
+token-paged vendor under ``backscroll.vendors``, as a user's package would; the test
+environment installs it. Nothing in backscroll names it.
+"""
+
+from __future__ import annotations
+
+import functools
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from tokenchat_backscroll.fake import TokenChatFake, TokenChatQuirks
+from tokenchat_backscroll.provider import TokenChatProvider
+
+import backscroll
+from backscroll.errors import AuthenticationError
+from backscroll.sandbox import Faults, Sandbox
+
+from .test_paging_properties import SETTINGS, expected, orders, page_sizes, read, seen, windows
+
+if TYPE_CHECKING:
+    from backscroll import Order
+
+pytestmark = pytest.mark.anyio
+
+quirks = st.sampled_from(
+    [
+        TokenChatQuirks(),
+        TokenChatQuirks(overlap=True),
+        TokenChatQuirks(stale_every=2),
+        TokenChatQuirks(stale_every=3, overlap=True),
+    ]
+)
+
+
+def test_the_plugin_is_registered_by_its_entry_point() -> None:
+    """backscroll.vendors() lists the plugin after the built-ins, from its distribution."""
+    vendor = backscroll.vendors()["tokenchat"]
+
+    assert vendor.provider is TokenChatProvider
+    assert vendor.distribution == "tokenchat-backscroll"
+    assert not vendor.lists_conversations
+    assert not vendor.deletes_conversations
+
+
+def test_the_sandbox_serves_the_plugin_fake() -> None:
+    """Every sandbox serves the plugin's fake beside the built-ins, fault targets included."""
+    sandbox = Sandbox(faults={"tokenchat/messages": Faults(rate=0.5)})
+
+    assert isinstance(sandbox.fakes["tokenchat"], TokenChatFake)
+    assert "tokenchat/messages" in sandbox.faults
+
+
+@SETTINGS
+@given(
+    size=st.integers(0, 180),
+    burst_rate=st.sampled_from([0.0, 0.3, 1.0]),
+    page_size=page_sizes,
+    order=orders,
+    window=windows,
+    quirk=quirks,
+)
+async def test_tokenchat_exactly_once(  # noqa: PLR0917 - one argument per drawn dimension
+    size: int,
+    burst_rate: float,
+    page_size: int | None,
+    order: Order,
+    window: tuple[float, float] | None,
+    quirk: TokenChatQuirks,
+) -> None:
+    """tokenchat: each message once, in order, inside the window, despite the quirk."""
+    factory = functools.partial(TokenChatFake, sizes=(size,), burst_rate=burst_rate, quirks=quirk)
+    sandbox = Sandbox(
+        convai_sizes=(), talkifai_sizes=(), cursor_sizes=(), fakes={"tokenchat": factory}
+    )
+    fake = sandbox.fakes["tokenchat"]
+    assert isinstance(fake, TokenChatFake)
+    (conversation_id,) = fake.conversation_ids()
+    truth = [
+        (r["text"], datetime.fromisoformat(r["sent_at"]))
+        for r in fake.conversations[conversation_id]
+    ]
+    want, since, until = expected(truth, order, window)
+    async with sandbox.provider("tokenchat") as provider:
+        got = await read(provider, conversation_id, order, since, until, page_size)
+    assert seen(got) == want
+
+
+async def test_a_wrong_key_hint_names_the_keyword_in_python() -> None:
+    """From Python, the plugin's 401 hint says api_key= and its variable, never the key."""
+    sandbox = Sandbox()
+    async with sandbox.provider("tokenchat", api_key="wrong-key") as provider:
+        with pytest.raises(AuthenticationError) as caught:
+            await read(provider, "tc_1", "asc", None, None, None)
+    message = str(caught.value)
+    assert "api_key=" in message
+    assert "TOKENCHAT_API_KEY" in message
+    assert "wrong-key" not in message
