@@ -15,6 +15,7 @@ INTEGRATIONS = [
     ("backscroll.integrations.langchain", "langchain_core", "langchain"),
     ("backscroll.integrations.pydantic_ai", "pydantic_ai", "pydantic-ai"),
     ("backscroll.integrations.llama_index", "llama_index", "llama-index"),
+    ("backscroll.integrations.openai_agents", "agents", "openai-agents"),
 ]
 FRAMEWORKS = sorted({framework for _, framework, _ in INTEGRATIONS})
 
