@@ -16,6 +16,7 @@ INTEGRATIONS = [
     ("backscroll.integrations.pydantic_ai", "pydantic_ai", "pydantic-ai"),
     ("backscroll.integrations.llama_index", "llama_index", "llama-index"),
     ("backscroll.integrations.openai_agents", "agents", "openai-agents"),
+    ("backscroll.integrations.langgraph", "langgraph", "langgraph"),
 ]
 FRAMEWORKS = sorted({framework for _, framework, _ in INTEGRATIONS})
 

@@ -7,6 +7,8 @@ One module per target, each importable on its own:
   items (no extra needed; typed with openai's own types);
 - `backscroll.integrations.langchain`: LangChain messages, a chat message history and a
   chat loader (``pip install 'backscroll[langchain]'``);
+- `backscroll.integrations.langgraph`: vendor history loaded into a graph thread, and a
+  read-only store (``pip install 'backscroll[langgraph]'``);
 - `backscroll.integrations.pydantic_ai`: pydantic-ai ``ModelRequest``/``ModelResponse``
   history (``pip install 'backscroll[pydantic-ai]'``);
 - `backscroll.integrations.llama_index`: LlamaIndex ``ChatMessage`` lists
