@@ -44,7 +44,15 @@ EXTRAS = list(PYPROJECT["project"].get("optional-dependencies", {}))
 # Each framework integration is tested with only its own extra installed, so that a
 # dependency missing from one cannot hide behind another's. Its module is measured there,
 # not in the tests session, where its framework is not installed.
-INTEGRATIONS = ["openai", "langchain", "pydantic-ai", "llama-index", "openai-agents", "langgraph"]
+INTEGRATIONS = [
+    "openai",
+    "langchain",
+    "pydantic-ai",
+    "llama-index",
+    "openai-agents",
+    "langgraph",
+    "agent-framework",
+]
 
 
 def _module(extra: str) -> str:

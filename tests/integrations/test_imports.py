@@ -17,6 +17,7 @@ INTEGRATIONS = [
     ("backscroll.integrations.llama_index", "llama_index", "llama-index"),
     ("backscroll.integrations.openai_agents", "agents", "openai-agents"),
     ("backscroll.integrations.langgraph", "langgraph", "langgraph"),
+    ("backscroll.integrations.agent_framework", "agent_framework", "agent-framework"),
 ]
 FRAMEWORKS = sorted({framework for _, framework, _ in INTEGRATIONS})
 

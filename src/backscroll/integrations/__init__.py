@@ -14,7 +14,9 @@ One module per target, each importable on its own:
 - `backscroll.integrations.llama_index`: LlamaIndex ``ChatMessage`` lists
   (``pip install 'backscroll[llama-index]'``);
 - `backscroll.integrations.openai_agents`: an OpenAI Agents SDK session
-  (``pip install 'backscroll[openai-agents]'``).
+  (``pip install 'backscroll[openai-agents]'``);
+- `backscroll.integrations.agent_framework`: a Microsoft Agent Framework history provider
+  (``pip install 'backscroll[agent-framework]'``).
 
 Importing a module whose framework is missing raises `backscroll.errors.MissingExtraError`
 (an `ImportError`) naming the extra to install. This package itself imports no framework.
