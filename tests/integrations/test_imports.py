@@ -18,6 +18,7 @@ INTEGRATIONS = [
     ("backscroll.integrations.openai_agents", "agents", "openai-agents"),
     ("backscroll.integrations.langgraph", "langgraph", "langgraph"),
     ("backscroll.integrations.agent_framework", "agent_framework", "agent-framework"),
+    ("backscroll.integrations.dlt", "dlt", "dlt"),
 ]
 FRAMEWORKS = sorted({framework for _, framework, _ in INTEGRATIONS})
 

@@ -16,7 +16,9 @@ One module per target, each importable on its own:
 - `backscroll.integrations.openai_agents`: an OpenAI Agents SDK session
   (``pip install 'backscroll[openai-agents]'``);
 - `backscroll.integrations.agent_framework`: a Microsoft Agent Framework history provider
-  (``pip install 'backscroll[agent-framework]'``).
+  (``pip install 'backscroll[agent-framework]'``);
+- `backscroll.integrations.dlt`: a dlt source, incremental per conversation, for every
+  warehouse dlt loads (``pip install 'backscroll[dlt]'``).
 
 Importing a module whose framework is missing raises `backscroll.errors.MissingExtraError`
 (an `ImportError`) naming the extra to install. This package itself imports no framework.
