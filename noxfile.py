@@ -44,8 +44,20 @@ EXTRAS = list(PYPROJECT["project"].get("optional-dependencies", {}))
 # Each framework integration is tested with only its own extra installed, so that a
 # dependency missing from one cannot hide behind another's. Its module is measured there,
 # not in the tests session, where its framework is not installed.
-INTEGRATIONS = ["langchain", "pydantic-ai", "llama-index"]
 PLUGIN = "./tests/plugin_vendor"
+INTEGRATIONS = [
+    "openai",
+    "langchain",
+    "langgraph",
+    "pydantic-ai",
+    "llama-index",
+    "openai-agents",
+    "agent-framework",
+    "dlt",
+]
+# What an integration's tests need beyond its extra: the dlt tests load into DuckDB and
+# into Parquet files, destinations users pick with dlt's own extras.
+INTEGRATION_TEST_NEEDS = {"dlt": ["dlt[duckdb,parquet]"]}
 
 
 def _module(extra: str) -> str:
@@ -72,6 +84,8 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     # Every extra, so that mypy sees the real types of each integration.
     _install(session, ",".join(EXTRAS), "typing")
+    # ... and what their tests import beyond them (tests/ is type-checked too).
+    session.install(*(need for needs in INTEGRATION_TEST_NEEDS.values() for need in needs))
     session.run("mypy", *session.posargs)  # files and strictness come from pyproject.toml
 
 
@@ -95,8 +109,12 @@ def integrations(session: nox.Session, extra: str) -> None:
     if extra not in EXTRAS:
         session.error(f"{test_file} exists, but pyproject.toml has no {extra!r} extra")
     _install(session, f"cli,sandbox,{extra}", "tests")
+    if extra in INTEGRATION_TEST_NEEDS:
+        session.install(*INTEGRATION_TEST_NEEDS[extra])
     session.run("coverage", "erase")
-    session.run("coverage", "run", "-m", "pytest", str(test_file), *session.posargs)
+    # dlt reports usage to its makers unless told not to; no test talks to the internet.
+    env = {"RUNTIME__DLTHUB_TELEMETRY": "false"}
+    session.run("coverage", "run", "-m", "pytest", str(test_file), *session.posargs, env=env)
     session.run("coverage", "combine")
     narrowed = ["--fail-under=0"] if session.posargs else []
     session.run("coverage", "report", f"--include={_module(extra)}", *narrowed)

@@ -25,9 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from backscroll._migration.records import export_records
-from backscroll._models import Message, Role
 from backscroll.errors import ConfigurationError
-from backscroll.integrations._mapping import select
+from backscroll.integrations.openai import to_openai_messages
 
 if TYPE_CHECKING:
     import os
@@ -35,16 +34,17 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from backscroll._migration.report import MigrationReport, ProgressEvent
+    from backscroll._models import Message
     from backscroll._protocols import ChatHistoryProvider
 
 __all__ = ["Format", "export_conversations", "openai_record", "sharegpt_record"]
 
 Format = Literal["openai", "sharegpt"]
 
-_SHAREGPT_SPEAKERS: Final[Mapping[Role, str]] = {
-    Role.SYSTEM: "system",
-    Role.USER: "human",
-    Role.ASSISTANT: "gpt",
+_SHAREGPT_SPEAKERS: Final[Mapping[str, str]] = {
+    "system": "system",
+    "user": "human",
+    "assistant": "gpt",
 }
 
 
@@ -61,8 +61,7 @@ def openai_record(messages: Iterable[Message]) -> dict[str, Any]:
 
     .. versionadded:: 0.1.0
     """
-    selected = select(messages, unmapped="skip", drop_empty=False, target="openai_record")
-    return {"messages": [{"role": role.value, "content": m.content} for m, role in selected]}
+    return {"messages": to_openai_messages(messages, unmapped="skip")}
 
 
 def sharegpt_record(messages: Iterable[Message]) -> dict[str, Any]:
@@ -76,10 +75,11 @@ def sharegpt_record(messages: Iterable[Message]) -> dict[str, Any]:
 
     .. versionadded:: 0.1.0
     """
-    selected = select(messages, unmapped="skip", drop_empty=False, target="sharegpt_record")
+    # The same speakers as the OpenAI record, renamed: one mapping of roles, not two.
     return {
         "conversations": [
-            {"from": _SHAREGPT_SPEAKERS[role], "value": m.content} for m, role in selected
+            {"from": _SHAREGPT_SPEAKERS[m["role"]], "value": m["content"]}
+            for m in to_openai_messages(messages, unmapped="skip")
         ]
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import unittest
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sybil import Sybil
@@ -18,6 +19,9 @@ from backscroll.sandbox import (
     CURSOR_API_KEY,
     Sandbox,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
 
 START = datetime(2026, 3, 15, 13, 59, 11, tzinfo=UTC)
 #: The sandbox's copy of the conversation the cursor-API document shows.
@@ -99,3 +103,31 @@ def every_role() -> list[Message]:
         message(3, Role.TOOL, '{"calls": 17}'),
         message(4, Role.UNKNOWN, "Narrator: the day ends."),
     ]
+
+
+class ListProvider:
+    """A provider over a fixed list of messages, in either order, honouring since/until."""
+
+    def __init__(self, messages: list[Message]) -> None:
+        self.messages_given = messages
+
+    async def messages(
+        self,
+        conversation_id: str,
+        *,
+        order: Any = "asc",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        page_size: int | None = None,
+    ) -> AsyncIterator[Message]:
+        """The messages of *conversation_id*, oldest or newest first."""
+        del page_size  # one page holds them all
+        chosen = [
+            m
+            for m in self.messages_given
+            if m.conversation_id == conversation_id
+            and (since is None or (m.created_at is not None and m.created_at >= since))
+            and (until is None or (m.created_at is not None and m.created_at < until))
+        ]
+        for item in chosen if order == "asc" else chosen[::-1]:
+            yield item

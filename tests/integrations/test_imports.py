@@ -15,6 +15,10 @@ INTEGRATIONS = [
     ("backscroll.integrations.langchain", "langchain_core", "langchain"),
     ("backscroll.integrations.pydantic_ai", "pydantic_ai", "pydantic-ai"),
     ("backscroll.integrations.llama_index", "llama_index", "llama-index"),
+    ("backscroll.integrations.openai_agents", "agents", "openai-agents"),
+    ("backscroll.integrations.langgraph", "langgraph", "langgraph"),
+    ("backscroll.integrations.agent_framework", "agent_framework", "agent-framework"),
+    ("backscroll.integrations.dlt", "dlt", "dlt"),
 ]
 FRAMEWORKS = sorted({framework for _, framework, _ in INTEGRATIONS})
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import anyio
+import anyio.to_thread
 import pytest
+from anyio.from_thread import start_blocking_portal
 
 pytest.importorskip("langchain_core", reason="needs the langchain extra (nox -s integrations)")
 
@@ -24,23 +27,32 @@ from langchain_core.messages import (
 from langchain_core.runnables import RunnableLambda
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
-from backscroll import ConfigurationError, ConversionError, Message, Role, from_dict, to_dict
+from backscroll import (
+    ConfigurationError,
+    ConversionError,
+    CursorProvider,
+    Message,
+    Role,
+    from_dict,
+    to_dict,
+)
 from backscroll.blocking import run
 from backscroll.errors import ReadOnlyError
 from backscroll.integrations.langchain import (
     BackscrollChatLoader,
     BackscrollChatMessageHistory,
+    LostMessagesWarning,
     aload_messages,
     to_langchain_messages,
 )
 from backscroll.providers import JsonlProvider
-from backscroll.sandbox import Sandbox
+from backscroll.sandbox import CURSOR_API_KEY, Sandbox, serving
 from backscroll.sinks import JsonlSink
 
 from .conftest import DOCS_CONVERSATION, cursor, message, run_page
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
 pytestmark = pytest.mark.anyio
@@ -211,13 +223,86 @@ async def test_history_messages_property_works_inside_a_running_loop() -> None:
 
 
 async def test_history_without_a_sink_is_read_only() -> None:
-    """Adding messages without a sink raises ReadOnlyError saying how to keep them."""
+    """Adding messages without a sink warns, then raises ReadOnlyError saying how to keep them."""
     async with Sandbox(seed=0).cursor() as provider:
         history = BackscrollChatMessageHistory(provider, DOCS_CONVERSATION)
-        with pytest.raises(ReadOnlyError, match="pass sink="):
+        with (
+            pytest.warns(LostMessagesWarning, match="pass sink="),
+            pytest.raises(ReadOnlyError, match="pass sink="),
+        ):
             await history.aadd_messages([HumanMessage("hello")])
-    with pytest.raises(ReadOnlyError, match="read-only"):
+    with pytest.warns(LostMessagesWarning), pytest.raises(ReadOnlyError, match="read-only"):
         history.add_user_message("hello")
+
+
+async def test_a_lost_write_makes_every_later_read_fail() -> None:
+    """After a write without a sink, reads raise ReadOnlyError counting the lost messages."""
+    async with Sandbox(seed=0).cursor() as provider:
+        history = BackscrollChatMessageHistory(provider, DOCS_CONVERSATION)
+        with pytest.warns(LostMessagesWarning), pytest.raises(ReadOnlyError):
+            await history.aadd_messages([HumanMessage("a"), AIMessage("b")])
+        with pytest.raises(ReadOnlyError, match="2 message"):
+            await history.aget_messages()
+    with pytest.raises(ReadOnlyError, match="were not kept"):
+        _ = history.messages
+
+
+def test_runnable_with_message_history_cannot_lose_a_turn_silently() -> None:
+    """Without a sink, the swallowed write warns, and the next invoke fails, loudly."""
+    provider = cursor(Sandbox(seed=0))
+    history = BackscrollChatMessageHistory(provider, DOCS_CONVERSATION, max_messages=2)
+    with pytest.warns(DeprecationWarning, match="RunnableWithMessageHistory is deprecated"):
+        chain = RunnableWithMessageHistory(
+            FakeListChatModel(responses=["One.", "Two."]), lambda _session_id: history
+        )
+    config: Any = {"configurable": {"session_id": DOCS_CONVERSATION}}
+    with pytest.warns(LostMessagesWarning, match="read-only"):
+        assert chain.invoke([HumanMessage("First?")], config=config).content == "One."
+    with pytest.raises(ReadOnlyError, match="were not kept"):
+        chain.invoke([HumanMessage("Second?")], config=config)
+    run(provider.aclose)
+
+
+@pytest.fixture
+def served_sandbox() -> Iterator[str]:
+    """A sandbox served by uvicorn on loopback for a synchronous test: its root URL."""
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(serving(Sandbox(seed=0))) as url,
+    ):
+        yield url
+
+
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
+def test_sync_and_async_reads_share_one_history_over_real_sockets(
+    served_sandbox: str, backend: str
+) -> None:
+    """messages, then aget_messages on fresh loops, then messages again: all over one pool."""
+    provider = CursorProvider(api_key=CURSOR_API_KEY, base_url=f"{served_sandbox}/cursor/v1")
+    history = BackscrollChatMessageHistory(provider, DOCS_CONVERSATION, max_messages=2)
+    first = history.messages
+    second = anyio.run(history.aget_messages, backend=backend)
+    third = anyio.run(history.aget_messages, backend=backend)
+    fourth = history.messages
+    assert [m.content for m in first] == [
+        "Hey, can you summarize today's calls?",
+        "Sure, you had 12 inbound and 5 outbound calls today.",
+    ]
+    assert first == second == third == fourth
+    run(provider.aclose)
+
+
+async def test_async_reads_from_the_callers_loop_leave_the_sync_path_working(
+    served_sandbox: str,
+) -> None:
+    """aget_messages first, from this test's loop, then the sync property: no loop clash."""
+    provider = CursorProvider(api_key=CURSOR_API_KEY, base_url=f"{served_sandbox}/cursor/v1")
+    history = BackscrollChatMessageHistory(provider, DOCS_CONVERSATION, max_messages=3)
+    awaited = await history.aget_messages()
+    blocked = await anyio.to_thread.run_sync(lambda: history.messages)
+    assert awaited == blocked
+    assert len(awaited) == 3
+    await anyio.to_thread.run_sync(run, provider.aclose)
 
 
 async def test_added_messages_go_to_the_sink_and_come_back_after_the_history() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import TYPE_CHECKING
 
 import pytest
@@ -10,18 +11,27 @@ pytest.importorskip("llama_index.core", reason="needs the llama-index extra (nox
 
 from llama_index.core.chat_engine import SimpleChatEngine
 from llama_index.core.llms import ChatMessage, MessageRole, MockLLM
-from llama_index.core.memory import ChatMemoryBuffer
+from llama_index.core.memory import Memory
 
-from backscroll import ConversionError, Message, Role
-from backscroll.integrations.llama_index import to_chat_messages
+from backscroll import ConfigurationError, ConversionError, Message, Role
+from backscroll.integrations.llama_index import aload_memory, to_chat_messages
 from backscroll.sandbox import Sandbox
 
 from .conftest import DOCS_CONVERSATION, message, run_page
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    # LlamaIndex's Memory opens an aiosqlite connection for its default in-memory store and
+    # offers no way to close it; aiosqlite reports that when the connection is collected.
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in. <function Connection.__del__"
+        ":pytest.PytestUnraisableExceptionWarning"
+    ),
+]
 
 
 def _words(text: str) -> list[str]:
@@ -80,28 +90,57 @@ def test_messages_survive_llama_index_serialisation(every_role: list[Message]) -
     assert [ChatMessage.model_validate(m.model_dump()) for m in converted] == converted
 
 
-def test_memory_buffer_holds_the_history(every_role: list[Message]) -> None:
-    """ChatMemoryBuffer keeps the converted history whole, and serves its newest part."""
-    converted = to_chat_messages(every_role)
-    memory = ChatMemoryBuffer.from_defaults(
-        chat_history=converted, token_limit=10, tokenizer_fn=_words
-    )
-    assert memory.get_all() == converted
-    recent = memory.get()
-    assert recent
-    assert recent == converted[-len(recent) :]
+@pytest.fixture(autouse=True)
+def collect_memories() -> Iterator[None]:
+    """Collect this test's Memory objects now, while its warning filter still applies."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """LlamaIndex's Memory keeps its messages in an asyncio SQLAlchemy store."""
+    return "asyncio"
+
+
+async def test_a_loaded_memory_holds_the_whole_history() -> None:
+    """aload_memory fills a new Memory, whose session id is the conversation id."""
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages(DOCS_CONVERSATION)]
+        memory = await aload_memory(provider, DOCS_CONVERSATION)
+    assert isinstance(memory, Memory)
+    assert memory.session_id == DOCS_CONVERSATION
+    assert await memory.aget_all() == to_chat_messages(history)
+
+
+async def test_a_given_memory_gets_the_newest_messages_after_its_own() -> None:
+    """With memory= and max_messages=, the newest few are added after what it held."""
+    own = Memory.from_defaults(session_id="mine", token_limit=100_000)
+    await own.aput(ChatMessage(role=MessageRole.SYSTEM, content="Be brief."))
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages(DOCS_CONVERSATION)]
+        memory = await aload_memory(provider, DOCS_CONVERSATION, memory=own, max_messages=2)
+    assert memory is own
+    assert [m.content for m in await memory.aget_all()] == [
+        "Be brief.",
+        *(m.content for m in history[-2:]),
+    ]
 
 
 async def test_a_chat_engine_continues_a_sandbox_conversation() -> None:
-    """A chat engine on the sandbox history puts it, in order, before the new question."""
+    """A chat engine on the loaded Memory puts the history, in order, before the question."""
     async with Sandbox(seed=0).cursor() as provider:
         history = [m async for m in provider.messages(DOCS_CONVERSATION)]
-    memory = ChatMemoryBuffer.from_defaults(
-        chat_history=to_chat_messages(history), token_limit=100_000, tokenizer_fn=_words
-    )
+        memory = await aload_memory(
+            provider,
+            DOCS_CONVERSATION,
+            memory=Memory.from_defaults(
+                session_id=DOCS_CONVERSATION, token_limit=100_000, tokenizer_fn=_words
+            ),
+        )
     # MockLLM answers with the prompt it was given: the history as LlamaIndex renders it.
     engine = SimpleChatEngine.from_defaults(llm=MockLLM(), memory=memory)
-    prompt = str(engine.chat("Which kind dominated?"))
+    prompt = str(await engine.achat("Which kind dominated?"))
     assert prompt.endswith(
         "user: Hey, can you summarize today's calls?\n"
         "assistant: Sure, you had 12 inbound and 5 outbound calls today.\n"
@@ -109,7 +148,14 @@ async def test_a_chat_engine_continues_a_sandbox_conversation() -> None:
         "assistant: "
     )
     assert prompt.count("\n") >= len(history)
-    assert len(memory.get_all()) == len(history) + 2
+    assert len(await memory.aget_all()) == len(history) + 2
+
+
+async def test_a_memory_of_another_kind_is_refused() -> None:
+    """memory= must be a Memory: a ChatMessage list or a buffer is a ConfigurationError."""
+    async with Sandbox(seed=0).cursor() as provider:
+        with pytest.raises(ConfigurationError, match="memory must be"):
+            await aload_memory(provider, DOCS_CONVERSATION, memory=[])  # type: ignore[arg-type]
 
 
 def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

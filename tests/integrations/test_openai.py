@@ -1,21 +1,24 @@
-"""The OpenAI chat-completions format: no extra needed, every role mapped as documented."""
+"""The OpenAI formats: no extra needed, every role mapped as documented, openai accepts them."""
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+import re
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+import httpx
 import pytest
 
 from backscroll import ConfigurationError, ConversionError, Message, Role
-from backscroll.integrations.openai import to_openai_messages
+from backscroll.integrations.openai import to_openai_messages, to_responses_input
 from backscroll.sandbox import Sandbox
 
-from .conftest import message, run_page
+from .conftest import PAGES, message, run_page
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
-    from pathlib import Path
 
 pytestmark = pytest.mark.anyio
 
@@ -74,7 +77,7 @@ def test_names_callable_is_cleaned_to_openai_alphabet() -> None:
         [message(0, Role.USER), message(1, Role.USER, sender_id="x")],
         names=lambda m: "Ada Lovelace <ada@example.org>" if m.sender_id is None else "é" * 100,
     )
-    assert converted[0]["name"] == "Ada_Lovelace_ada_example_org"
+    assert converted[0].get("name") == "Ada_Lovelace_ada_example_org"
     assert "name" not in converted[1]  # nothing left after cleaning
 
 
@@ -147,3 +150,121 @@ async def test_sandbox_conversation_end_to_end() -> None:
 def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The python blocks of docs/integrations/openai.md run, offline, against the sandbox."""
     assert run_page("openai.md", tmp_path, monkeypatch) >= 2
+
+
+# -- to_responses_input ----------------------------------------------------------------
+
+
+def test_responses_items_map_every_role_as_documented(every_role: list[Message]) -> None:
+    """Each item is an easy input message; tool and unknown speakers are sent as the user."""
+    items = to_responses_input(every_role)
+    assert [(i.get("type"), i.get("role")) for i in items] == [
+        ("message", "system"),
+        ("message", "user"),
+        ("message", "assistant"),
+        ("message", "user"),
+        ("message", "user"),
+    ]
+    assert [i.get("content") for i in items] == [m.content for m in every_role]
+
+
+def test_responses_items_follow_unmapped_and_drop_empty(every_role: list[Message]) -> None:
+    """unmapped='skip' and drop_empty=True leave out what they say, as for chat messages."""
+    blank = message(5, Role.USER, "  ")
+    items = to_responses_input([*every_role, blank], unmapped="skip", drop_empty=True)
+    assert [i.get("content") for i in items] == [m.content for m in every_role[:3]]
+    with pytest.raises(ConversionError, match="to_responses_input cannot express"):
+        to_responses_input(every_role, unmapped="error")
+
+
+# -- the real openai client ------------------------------------------------------------
+
+
+def _openai_client(seen: list[dict[str, Any]], answer: dict[str, Any]) -> Any:
+    """An openai AsyncOpenAI whose requests go to a handler that keeps their JSON bodies."""
+    openai = pytest.importorskip("openai", reason="needs the openai extra (nox -s integrations)")
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=answer)
+
+    return openai.AsyncOpenAI(
+        api_key="sk-test",
+        base_url="http://127.0.0.1:9/v1",
+        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handle)),
+        max_retries=0,
+    )
+
+
+_COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1773583151,
+    "model": "gpt-4o-mini",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "message": {"role": "assistant", "content": "Inbound."},
+        }
+    ],
+}
+_RESPONSE = {
+    "id": "resp_1",
+    "object": "response",
+    "created_at": 1773583151,
+    "model": "gpt-4o-mini",
+    "status": "completed",
+    "output": [
+        {
+            "type": "message",
+            "id": "msg_1",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "Inbound.", "annotations": []}],
+        }
+    ],
+    "parallel_tool_calls": True,
+    "tool_choice": "auto",
+    "tools": [],
+}
+
+
+async def test_openai_sends_the_sandbox_history_as_chat_messages() -> None:
+    """The real openai client sends the converted sandbox history, then the new turn, as is."""
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages("con_9s2kd81")]
+    seen: list[dict[str, Any]] = []
+    client = _openai_client(seen, _COMPLETION)
+    messages = to_openai_messages(history, names=True)
+    async with client:
+        completion = await client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=[*messages, {"role": "user", "content": "Which kind dominated?"}],
+        )
+    assert completion.choices[0].message.content == "Inbound."
+    assert seen[0]["messages"] == [*messages, {"role": "user", "content": "Which kind dominated?"}]
+
+
+async def test_openai_sends_the_sandbox_history_as_responses_input() -> None:
+    """The real openai client sends the Responses input items unchanged."""
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages("con_9s2kd81")]
+    seen: list[dict[str, Any]] = []
+    client = _openai_client(seen, _RESPONSE)
+    items = to_responses_input(history)
+    async with client:
+        response = await client.responses.create(model="gpt-4o-mini", input=items)
+    assert response.output_text == "Inbound."
+    assert seen[0]["input"] == items
+    assert len(items) == len(history)
+
+
+def test_the_typechecked_examples_are_the_documented_ones() -> None:
+    """Each example that tests/typing/check_openai.py type-checks is on the page, verbatim."""
+    checked = (Path(__file__).parents[1] / "typing" / "check_openai.py").read_text("utf-8")
+    page = (PAGES / "openai.md").read_text("utf-8")
+    blocks = re.findall(r"# --- docs: [a-z-]+\n(.*?)\n *# --- end", checked, re.DOTALL)
+    assert len(blocks) == 2
+    for block in blocks:
+        assert f"```python\n{textwrap.dedent(block)}\n```" in page

@@ -10,6 +10,7 @@ import pytest
 pytest.importorskip("pydantic_ai", reason="needs the pydantic-ai extra (nox -s integrations)")
 
 from pydantic_ai import Agent
+from pydantic_ai.conversation_store import InMemoryConversationStore
 from pydantic_ai.messages import (
     ModelMessage,
     ModelMessagesTypeAdapter,
@@ -23,7 +24,7 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.models.test import TestModel
 
 from backscroll import ConversionError, Message, Role
-from backscroll.integrations.pydantic_ai import to_model_messages
+from backscroll.integrations.pydantic_ai import aload_conversation, to_model_messages
 from backscroll.sandbox import Sandbox
 
 from .conftest import DOCS_CONVERSATION, message, run_page
@@ -151,6 +152,59 @@ async def test_test_model_runs_on_the_history(every_role: list[Message]) -> None
     assert parts[: len(expected)] == expected
     assert parts[-1][0] == "go on"
     assert datetime.now(UTC) >= parts[-1][1]
+
+
+def test_every_model_message_carries_the_vendors_conversation_id(
+    every_role: list[Message],
+) -> None:
+    """Each request and response has conversation_id set to the vendor's id."""
+    assert {m.conversation_id for m in to_model_messages(every_role)} == {"con_1"}
+
+
+@pytest.mark.parametrize("anyio_backend", [("asyncio", {})], ids=["asyncio"])
+async def test_a_run_on_the_history_keeps_the_vendors_conversation_id() -> None:
+    """message_history= alone: the run's new messages carry the vendor's id, not a fresh one."""
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages(DOCS_CONVERSATION)]
+    result = await Agent(TestModel()).run("go on", message_history=to_model_messages(history))
+    assert {m.conversation_id for m in result.new_messages()} == {DOCS_CONVERSATION}
+
+
+@pytest.mark.parametrize("anyio_backend", [("asyncio", {})], ids=["asyncio"])
+async def test_a_loaded_conversation_runs_and_saves_under_the_vendors_id() -> None:
+    """aload_conversation feeds run(conversation=...); a ConversationStore saves it by that id."""
+    store = InMemoryConversationStore()
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages(DOCS_CONVERSATION)]
+        conversation = await aload_conversation(provider, DOCS_CONVERSATION)
+    assert conversation.conversation_id == DOCS_CONVERSATION
+    assert conversation.messages == to_model_messages(history)
+    first = await Agent(TestModel()).run("first?", conversation=conversation)
+    assert first.conversation.conversation_id == DOCS_CONVERSATION
+    await store.save(first)
+    again = await store.load(DOCS_CONVERSATION)
+    assert again is not None
+    second = await Agent(TestModel()).run("second?", conversation=again)
+    await store.save(second)
+    kept = await store.load(DOCS_CONVERSATION)
+    assert kept is not None
+    # pydantic-ai merges consecutive requests (and responses) as it runs: compare the parts.
+    texts = [
+        part.content
+        for model_message in kept.messages
+        for part in model_message.parts
+        if isinstance(part, UserPromptPart | TextPart)
+    ]
+    assert texts[: len(history)] == [m.content for m in history]
+    assert texts[len(history) :: 2] == ["first?", "second?"]
+
+
+async def test_a_loaded_conversation_can_keep_only_the_newest() -> None:
+    """max_messages keeps the newest few, oldest first; converting works on trio as well."""
+    async with Sandbox(seed=0).cursor() as provider:
+        history = [m async for m in provider.messages(DOCS_CONVERSATION)]
+        conversation = await aload_conversation(provider, DOCS_CONVERSATION, max_messages=2)
+    assert conversation.messages == to_model_messages(history[-2:])
 
 
 def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

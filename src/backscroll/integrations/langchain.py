@@ -23,20 +23,23 @@ provenance in ``additional_kwargs["backscroll"]``: ``id``, ``conversation_id``,
 ``sender_id``. LangChain's chat models do not send ``additional_kwargs`` keys they do not
 know to the model.
 
-LangChain and LangGraph: langchain-core 1.6.4 deprecates ``BaseChatMessageHistory`` in favour
-of LangGraph's short-term memory, where the conversation lives in the graph's
-``messages`` state and a checkpointer keeps it per ``thread_id``. `aload_messages` gives
-that state its starting point; `BackscrollChatMessageHistory` serves code that still uses
-``RunnableWithMessageHistory`` or a history directly; `BackscrollChatLoader` yields
-``ChatSession`` objects, as LangChain's chat loaders do (for fine-tuning or bulk seeding).
+LangChain and LangGraph: langchain-core 1.6.4 deprecates ``BaseChatMessageHistory`` (and
+1.3.3 ``RunnableWithMessageHistory``) in favour of LangGraph's short-term memory, where the
+conversation lives in the graph's ``messages`` state and a checkpointer keeps it per
+``thread_id``. `aload_messages` gives that state its starting point (and
+`backscroll.integrations.langgraph` loads it into a thread without a model call);
+`BackscrollChatMessageHistory` serves code that still uses ``RunnableWithMessageHistory`` or
+a history directly; `BackscrollChatLoader` yields ``ChatSession`` objects, as LangChain's
+chat loaders do (for fine-tuning or bulk seeding).
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import uuid
+import warnings
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -45,12 +48,14 @@ from backscroll._models import Message, Role
 from backscroll._protocols import ChatHistoryProvider, DeletesConversations, ListsConversations
 from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import ConfigurationError, ReadOnlyError
+from backscroll.integrations import _facade
 from backscroll.integrations._mapping import (
     missing_extra,
     participant_name,
     provenance,
     select,
 )
+from backscroll.integrations._reading import read_history
 
 try:
     from langchain_core.chat_history import BaseChatMessageHistory
@@ -75,9 +80,24 @@ if TYPE_CHECKING:
 __all__ = [
     "BackscrollChatLoader",
     "BackscrollChatMessageHistory",
+    "LostMessagesWarning",
     "aload_messages",
     "to_langchain_messages",
 ]
+
+
+class LostMessagesWarning(UserWarning):
+    """
+    LangChain tried to add messages to a read-only `BackscrollChatMessageHistory`.
+
+    Warned as well as raised (`ReadOnlyError`), because LangChain runs a history's writes
+    in a callback whose errors it only logs: ``RunnableWithMessageHistory.invoke`` succeeds
+    and the turn is lost. The warning shows where an exception would be swallowed; the
+    history's next read raises.
+
+    .. versionadded:: 0.1.0
+    """
+
 
 _CLASSES: Final[dict[Role, type[BaseMessage]]] = {
     Role.USER: HumanMessage,
@@ -181,33 +201,15 @@ async def aload_messages(
     .. versionadded:: 0.1.0
     """
     _check_max_messages(max_messages)
-    history = await _read(provider, conversation_id, max_messages, since, until)
+    history = await read_history(
+        provider, conversation_id, newest=max_messages, since=since, until=until
+    )
     return to_langchain_messages(history, names=names, drop_empty=drop_empty, unmapped=unmapped)
 
 
 def _check_max_messages(max_messages: int | None) -> None:
     if max_messages is not None:
         positive_int(max_messages, "max_messages")
-
-
-async def _read(
-    provider: ChatHistoryProvider,
-    conversation_id: str,
-    max_messages: int | None,
-    since: datetime | None,
-    until: datetime | None,
-) -> list[Message]:
-    if max_messages is None:
-        return [m async for m in provider.messages(conversation_id, since=since, until=until)]
-    newest: list[Message] = []
-    iterator = provider.messages(conversation_id, order="desc", since=since, until=until)
-    async with contextlib.aclosing(iterator):  # type: ignore[type-var]
-        async for message in iterator:
-            newest.append(message)
-            if len(newest) == max_messages:
-                break
-    newest.reverse()
-    return newest
 
 
 def _text(message: BaseMessage) -> str:
@@ -250,16 +252,24 @@ class BackscrollChatMessageHistory(BaseChatMessageHistory):
         history = BackscrollChatMessageHistory(provider, "con_9s2kd81")
         messages = await history.aget_messages()  # HumanMessage, AIMessage, SystemMessage
 
-    Reading is native async (`aget_messages`); the ``messages`` property works from plain
-    synchronous code through `backscroll.blocking` (with its limits: a provider read that
-    way should not also be used from your own event loop).
+    LangChain now recommends LangGraph persistence over chat message histories (see the
+    module); this class serves code that still uses ``RunnableWithMessageHistory`` or a
+    history directly.
+
+    Reads work from any thread and any event loop, sync (``messages``) and async
+    (`aget_messages`) on one history alike: every provider call runs on one loop, the
+    blocking facade's (`backscroll.blocking`), so the provider's connections never meet a
+    second loop. Give the history a provider of its own: do not also use that provider from
+    your own event loop.
 
     Writing (``add_messages``, as ``RunnableWithMessageHistory`` does after each turn) needs
     a *sink*: each added message is written to it as a `Message` of this conversation
     (``provider`` the source's name, ``metadata={"origin": "langchain"}``, the LangChain
     message in ``raw``) and committed, and later reads return it after the provider's
-    history (once, even when the provider reads the sink back). Without a sink, writes raise
-    `ReadOnlyError`.
+    history (once, even when the provider reads the sink back). Without a sink, a write
+    raises `ReadOnlyError` and warns `LostMessagesWarning` (LangChain's callbacks swallow
+    the error), and every later read raises `ReadOnlyError`, so a lost turn cannot go
+    unnoticed.
 
     ``clear()`` deletes the conversation *at the vendor* only when ``allow_delete=True`` and
     the provider can delete (`DeletesConversations`); otherwise it raises `ReadOnlyError`.
@@ -317,6 +327,7 @@ class BackscrollChatMessageHistory(BaseChatMessageHistory):
             "unmapped": unmapped,
         }
         self._added: list[BaseMessage] = []
+        self._lost = 0
 
     def __repr__(self) -> str:
         return (
@@ -327,17 +338,39 @@ class BackscrollChatMessageHistory(BaseChatMessageHistory):
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override] # read-only: a property, as LangChain's own histories do
         """The conversation, oldest first, read now (blocking; see `aget_messages`)."""
-        return blocking.run(self.aget_messages)
+        self._check_nothing_lost()
+        return self._combined(_facade.call(self._read))
 
     async def aget_messages(self) -> list[BaseMessage]:
         """
         Read the conversation, oldest first, then the messages added since.
 
-        Raises the provider's errors (`backscroll.errors`).
+        Works on any event loop: the provider is read on the blocking facade's loop.
+
+        Raises:
+            ReadOnlyError: an earlier write was lost for want of a sink.
+
+        Reading raises the provider's errors (`backscroll.errors`).
         """
-        history = await aload_messages(
+        self._check_nothing_lost()
+        return self._combined(await _facade.call_async(self._read))
+
+    async def _read(self) -> list[BaseMessage]:
+        return await aload_messages(
             self.provider, self.conversation_id, max_messages=self._max_messages, **self._options
         )
+
+    def _check_nothing_lost(self) -> None:
+        if self._lost:
+            msg = (
+                f"{self._lost} message(s) LangChain added to this read-only history of "
+                f"{self.conversation_id!r} were not kept, so this history no longer holds "
+                "the whole conversation: pass sink= (for example backscroll.sinks.JsonlSink) "
+                "to keep them, or use LangGraph persistence (docs: integrations/langchain)"
+            )
+            raise ReadOnlyError(msg)
+
+    def _combined(self, history: list[BaseMessage]) -> list[BaseMessage]:
         seen = {m.id for m in history}
         combined = [*history, *(m for m in self._added if m.id not in seen)]
         if self._max_messages is not None:
@@ -346,6 +379,7 @@ class BackscrollChatMessageHistory(BaseChatMessageHistory):
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         """Write messages to the sink (blocking; see `aadd_messages`)."""
+        self._refuse_without_sink(messages)
         blocking.run(self.aadd_messages, list(messages))
 
     async def aadd_messages(self, messages: Sequence[BaseMessage]) -> None:
@@ -353,15 +387,9 @@ class BackscrollChatMessageHistory(BaseChatMessageHistory):
         Write messages to the sink, commit, and include them in later reads.
 
         Raises:
-            ReadOnlyError: the history has no sink.
+            ReadOnlyError: the history has no sink (after warning `LostMessagesWarning`).
         """
-        sink = self._sink
-        if sink is None:
-            msg = (
-                f"this history of {self.conversation_id!r} is read-only: pass sink= (for "
-                "example backscroll.sinks.JsonlSink) to keep the messages LangChain adds"
-            )
-            raise ReadOnlyError(msg)
+        sink = self._refuse_without_sink(messages)
         now = datetime.now(UTC)
         kept = [
             m if m.id else m.model_copy(update={"id": f"lc_{uuid.uuid4().hex}"}) for m in messages
@@ -369,6 +397,20 @@ class BackscrollChatMessageHistory(BaseChatMessageHistory):
         await sink.write([self._to_message(m, now) for m in kept])
         await sink.commit()
         self._added.extend(kept)
+
+    def _refuse_without_sink(self, messages: Sequence[BaseMessage]) -> Sink:
+        if self._sink is not None:
+            return self._sink
+        self._lost += len(messages)
+        msg = (
+            f"this history of {self.conversation_id!r} is read-only: pass sink= (for "
+            f"example backscroll.sinks.JsonlSink) to keep the {len(messages)} message(s) "
+            "LangChain adds"
+        )
+        # LangChain calls add_messages in a callback whose exceptions it logs and drops;
+        # a warning still reaches the user (and pytest.warns).
+        warnings.warn(msg, LostMessagesWarning, stacklevel=3)
+        raise ReadOnlyError(msg)
 
     def _to_message(self, message: BaseMessage, now: datetime) -> Message:
         origin = message.additional_kwargs.get("backscroll")
@@ -407,7 +449,9 @@ class BackscrollChatMessageHistory(BaseChatMessageHistory):
         if not isinstance(provider, DeletesConversations):
             msg = f"{provider!r} cannot delete conversations, so this history cannot be cleared"
             raise ReadOnlyError(msg)
-        await provider.delete_conversations([self.conversation_id])
+        await _facade.call_async(
+            functools.partial(provider.delete_conversations, [self.conversation_id])
+        )
         self._added.clear()
 
 

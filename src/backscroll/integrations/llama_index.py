@@ -3,10 +3,14 @@ LlamaIndex: ``ChatMessage`` lists for chat engines, agents and memory.
 
 Needs the ``llama-index`` extra: ``pip install 'backscroll[llama-index]'`` (llama-index-core).
 
+`aload_memory` fills a LlamaIndex ``Memory`` (the memory LlamaIndex's agents and chat
+engines use now; ``ChatMemoryBuffer`` is deprecated in its favour) with a vendor
+conversation:
+
 .. code-block:: python
 
-    history = [m async for m in provider.messages("con_9s2kd81")]
-    memory = ChatMemoryBuffer.from_defaults(chat_history=to_chat_messages(history))
+    memory = await aload_memory(provider, "con_9s2kd81")
+    response = await agent.run("And now?", memory=memory)
 
 The mapping, for every `Role`:
 
@@ -37,11 +41,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from backscroll._models import Role
+from backscroll._validate import nonempty_str, positive_int
+from backscroll.errors import ConfigurationError
 from backscroll.integrations._mapping import missing_extra, select
 from backscroll.integrations._mapping import provenance as origin  # the option's name is taken
+from backscroll.integrations._reading import read_history
 
 try:
     from llama_index.core.base.llms.types import ChatMessage, MessageRole
+    from llama_index.core.memory import Memory
 except ImportError as exc:
     raise missing_extra(
         "backscroll.integrations.llama_index", "llama-index", "llama-index-core"
@@ -49,11 +57,13 @@ except ImportError as exc:
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+    from datetime import datetime
 
     from backscroll._models import Message
+    from backscroll._protocols import ChatHistoryProvider
     from backscroll.integrations._mapping import Unmapped
 
-__all__ = ["to_chat_messages"]
+__all__ = ["aload_memory", "to_chat_messages"]
 
 _ROLES: Final = {
     Role.USER: MessageRole.USER,
@@ -95,3 +105,59 @@ def to_chat_messages(
             ChatMessage(role=_ROLES[role], content=message.content, additional_kwargs=extra)
         )
     return converted
+
+
+async def aload_memory(
+    provider: ChatHistoryProvider,
+    conversation_id: str,
+    *,
+    memory: Memory | None = None,
+    max_messages: int | None = None,
+    since: datetime | None = None,
+    provenance: bool = False,
+    drop_empty: bool = False,
+    unmapped: Unmapped = "user",
+) -> Memory:
+    """
+    Read a conversation into a LlamaIndex ``Memory``, oldest first.
+
+    .. code-block:: python
+
+        memory = await aload_memory(provider, "con_9s2kd81", max_messages=50)
+        messages = await memory.aget()  # what an agent or chat engine is given
+
+    Args:
+        provider: Where the conversation lives.
+        conversation_id: Its id at the vendor; the session id of a new memory.
+        memory: The memory to add the messages to (your token limit, memory blocks, chat
+            store); ``None`` makes ``Memory.from_defaults(session_id=conversation_id)``.
+        max_messages: Only the newest this many (read newest first); ``None`` for all.
+        since: Inclusive lower bound on `Message.created_at`.
+        provenance: As for `to_chat_messages`.
+        drop_empty: As for `to_chat_messages` (applied after ``max_messages``).
+        unmapped: As for `to_chat_messages` (applied after ``max_messages``).
+
+    Returns:
+        The memory, with the conversation added after whatever it held.
+
+    Raises:
+        ConfigurationError: an option is invalid.
+
+    Reading raises the provider's errors (`backscroll.errors`).
+
+    .. versionadded:: 0.1.0
+    """
+    nonempty_str(conversation_id, "conversation_id")
+    if max_messages is not None:
+        positive_int(max_messages, "max_messages")
+    given: object = memory
+    if given is not None and not isinstance(given, Memory):
+        msg = f"memory must be a llama_index.core.memory.Memory, got {type(given).__name__}"
+        raise ConfigurationError(msg)
+    history = await read_history(provider, conversation_id, newest=max_messages, since=since)
+    converted = to_chat_messages(
+        history, provenance=provenance, drop_empty=drop_empty, unmapped=unmapped
+    )
+    filled = Memory.from_defaults(session_id=conversation_id) if memory is None else memory
+    await filled.aput_messages(converted)
+    return filled
