@@ -800,7 +800,9 @@ def _convai_records(messages: list[Message]) -> list[Record]:
     for (moment, extras), run in itertools.groupby(
         messages, key=lambda m: (_created_at(m), dict(m.metadata))
     ):
-        entries = [{"speaker": _speaker(m, words, "entry", "speaker"), "message": m.content} for m in run]
+        entries = [
+            {"speaker": _speaker(m, words, "entry", "speaker"), "message": m.content} for m in run
+        ]
         records.append(
             {
                 "timestamp": moment.strftime(_CONVAI_STAMP),
