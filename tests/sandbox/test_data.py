@@ -522,3 +522,15 @@ def test_records_the_fake_cannot_serve_are_refused(call: Any, match: str) -> Non
     with pytest.raises(errors.ConfigurationError, match=match):
         call(sandbox.data)
     assert sandbox.data.snapshot() == before
+
+
+async def test_metadata_cannot_replace_the_fields_a_record_is_made_of() -> None:
+    """Metadata keys named like a record's own fields do not replace them."""
+    sandbox = empty_sandbox()
+    clashing = {"timestamp": "yesterday", "interaction": [], "role": "system", "content": "x"}
+    sandbox.data.add_messages(
+        [own("convai", metadata=clashing), own("talkifai", metadata=clashing)]
+    )
+    for vendor in ("convai", "talkifai"):
+        [message] = await read_back(sandbox, vendor, "mine")
+        assert (message.role, message.content, message.created_at) == (Role.USER, "hello", T0)

@@ -803,14 +803,10 @@ def _convai_records(messages: list[Message]) -> list[Record]:
         entries = [
             {"speaker": _speaker(m, words, "entry", "speaker"), "message": m.content} for m in run
         ]
-        records.append(
-            {
-                "timestamp": moment.strftime(_CONVAI_STAMP),
-                "interaction": entries,
-                "is_trigger_input": False,
-                **extras,
-            }
-        )
+        record: Record = {"timestamp": moment.strftime(_CONVAI_STAMP), "interaction": entries}
+        # Extras never replace the two fields the interaction is made of.
+        record |= {"is_trigger_input": False, **extras} | record
+        records.append(record)
     return records
 
 
