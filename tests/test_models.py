@@ -1,13 +1,20 @@
 from __future__ import annotations
 
+import copy
+import multiprocessing
+import pickle
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
+from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
+from hypothesis import given
 
 from backscroll import Conversation, Message, Role
+from strategies import conversations, messages
 
 AT = datetime(2024, 9, 25, 19, 54, 59, 124733, tzinfo=UTC)
 
@@ -148,3 +155,98 @@ def test_evolve_keeps_the_invariants() -> None:
     assert m.created_at.tzinfo is UTC
     with pytest.raises(TypeError):
         m.metadata["x"] = 2  # type: ignore[index]
+
+
+def pickled(obj: Any) -> Any:
+    return pickle.loads(pickle.dumps(obj))  # noqa: S301 - our own objects, just dumped
+
+
+COPIES = [
+    pytest.param(pickled, id="pickle"),
+    pytest.param(copy.deepcopy, id="deepcopy"),
+    pytest.param(copy.copy, id="copy"),
+]
+
+
+@pytest.mark.parametrize("duplicate", COPIES)
+def test_a_copied_message_is_equal_and_read_only(duplicate: Any) -> None:
+    """pickle, deepcopy and copy give an equal Message whose metadata and raw stay read-only."""
+    original = message(metadata={"channel": "web", "tags": ["a"]}, raw={"speaker": "User"})
+    copied = duplicate(original)
+    assert copied == original
+    assert hash(copied) == hash(original)
+    assert type(copied.metadata) is MappingProxyType
+    assert type(copied.raw) is MappingProxyType
+    with pytest.raises(TypeError):
+        copied.metadata["channel"] = "ios"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        copied.raw["speaker"] = "Character"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("duplicate", COPIES)
+def test_a_copied_conversation_is_equal_and_read_only(duplicate: Any) -> None:
+    """pickle, deepcopy and copy give an equal Conversation whose mappings stay read-only."""
+    original = Conversation(
+        id="c", provider="convai", created_at=AT, metadata={"is_added_to_memory": True}
+    )
+    copied = duplicate(original)
+    assert copied == original
+    assert copied.raw is None
+    assert type(copied.metadata) is MappingProxyType
+    with pytest.raises(TypeError):
+        copied.metadata["is_added_to_memory"] = False  # type: ignore[index]
+
+
+def test_a_deep_copy_shares_no_nested_value() -> None:
+    """Nested lists and dicts of a deep-copied Message are copies, not the original's."""
+    original = message(metadata={"tags": ["a"]})
+    copied = copy.deepcopy(original)
+    assert copied.metadata["tags"] == ["a"]
+    assert copied.metadata["tags"] is not original.metadata["tags"]
+
+
+def test_a_loaded_model_is_still_frozen() -> None:
+    """A Message loaded from a pickle refuses assignment like any other."""
+    copied = pickled(message())
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        copied.content = "changed"
+
+
+@given(messages)
+def test_every_message_survives_pickle_and_deepcopy(m: Message) -> None:
+    """Any Message comes back equal, field for field, from pickle and from deepcopy."""
+    for copied in (pickled(m), copy.deepcopy(m)):
+        assert copied == m
+        assert attrs.asdict(copied, recurse=False) == attrs.asdict(m, recurse=False)
+        assert type(copied.metadata) is MappingProxyType
+        assert copied.raw is None or type(copied.raw) is MappingProxyType
+
+
+@given(conversations)
+def test_every_conversation_survives_pickle_and_deepcopy(c: Conversation) -> None:
+    """Any Conversation comes back equal from pickle and from deepcopy."""
+    for copied in (pickled(c), copy.deepcopy(c)):
+        assert copied == c
+        assert type(copied.metadata) is MappingProxyType
+
+
+def read_only_in_worker(m: Message) -> tuple[Message, bool]:
+    """Run in another process: the message it got, and whether its metadata refused a write."""
+    try:
+        m.metadata["written"] = True  # type: ignore[index]
+    except TypeError:
+        return m, True
+    return m, False
+
+
+def test_messages_cross_process_boundaries() -> None:
+    """A ProcessPoolExecutor (spawned workers) receives messages and sends them back equal."""
+    sent = [
+        message(id=f"m{i}", metadata={"n": i}, raw={"i": i}, created_at=AT + timedelta(seconds=i))
+        for i in range(5)
+    ]
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+        results = list(pool.map(read_only_in_worker, sent))
+    assert [m for m, _ in results] == sent
+    assert all(refused for _, refused in results)

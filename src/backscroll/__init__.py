@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from backscroll import errors
 from backscroll._converter import from_dict, to_dict
+from backscroll._logging import setup_from_environment as _setup_logging
 from backscroll._migration.engine import migrate
 from backscroll._migration.report import ConversationFailure, MigrationReport, ProgressEvent
 from backscroll._migration.shards import shard_of
@@ -95,6 +96,9 @@ __all__ = [
     "to_dict",
     "vendors",
 ]
+
+# BACKSCROLL_LOG=debug|info sends the ``backscroll`` logger to stderr (see _logging.py).
+_setup_logging()
 
 
 def __getattr__(name: str) -> str:

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -23,6 +23,31 @@ def _read_only(value: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _read_only_or_none(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
     return None if value is None else _read_only(value)
+
+
+def _thaw(value: object) -> object:
+    # A read-only view does not pickle (``cannot pickle 'mappingproxy'``); the dict behind
+    # it does, and `_read_only` puts the view back on loading.
+    return value.copy() if type(value) is MappingProxyType else value
+
+
+# attrs' own slotted pickling would keep the `MappingProxyType` views in the state, which
+# pickle refuses. These hold plain dicts instead, and loading wraps them read-only again,
+# so a loaded model equals the original and is just as read-only. Set in each class body,
+# so that attrs sees them and does not write its own.
+_READ_ONLY_FIELDS: Final = frozenset({"metadata", "raw"})
+
+
+def _getstate(self: attrs.AttrsInstance) -> dict[str, object]:
+    return {a.name: _thaw(getattr(self, a.name)) for a in attrs.fields(type(self))}
+
+
+def _setstate(self: object, state: Mapping[str, Any]) -> None:
+    for name, value in state.items():
+        if name in _READ_ONLY_FIELDS and value is not None:
+            object.__setattr__(self, name, _read_only(value))
+        else:
+            object.__setattr__(self, name, value)
 
 
 def _utc_or_none(value: datetime | None) -> datetime | None:
@@ -73,6 +98,9 @@ class Message:
         metadata: Vendor extras without a field of their own. Read-only.
         raw: The vendor record the message came from. Read-only.
 
+    Messages survive `pickle` and `copy.deepcopy` unchanged, read-only mappings included,
+    so they can go to worker processes and task queues.
+
     .. versionadded:: 0.1.0
     """
 
@@ -91,6 +119,9 @@ class Message:
         default=None, converter=_read_only_or_none, hash=False, repr=False
     )
 
+    __getstate__ = _getstate
+    __setstate__ = _setstate
+
 
 @attrs.frozen(kw_only=True)
 class Conversation:
@@ -105,6 +136,8 @@ class Conversation:
         metadata: Vendor extras (for Convai, ``is_added_to_memory``). Read-only.
         raw: The vendor record. Read-only.
 
+    Like `Message`, it survives `pickle` and `copy.deepcopy` unchanged.
+
     .. versionadded:: 0.1.0
     """
 
@@ -117,3 +150,6 @@ class Conversation:
     raw: Mapping[str, Any] | None = attrs.field(
         default=None, converter=_read_only_or_none, hash=False, repr=False
     )
+
+    __getstate__ = _getstate
+    __setstate__ = _setstate

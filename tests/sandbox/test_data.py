@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from backscroll import errors
+from backscroll import Message, Role, errors
 from backscroll.sandbox import (
     CONVAI_CHARACTER_ID,
     CURSOR_API_KEY,
@@ -17,6 +20,12 @@ from backscroll.sandbox import (
     SandboxData,
     create_app,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from contextlib import AbstractAsyncContextManager
+
+    from backscroll import ChatHistoryProvider
 
 pytestmark = pytest.mark.anyio
 
@@ -210,3 +219,318 @@ def test_cursor_conversations_are_oldest_first_for_any_seed(seed: int) -> None:
     for records in data.cursor.values():
         stamps = [r["created_at"] for r in records]
         assert stamps == sorted(stamps)
+
+
+# -- users' own history ----------------------------------------------------------------------
+
+
+def empty_sandbox() -> Sandbox:
+    """A sandbox with only the documented examples: room for a user's own history."""
+    return Sandbox(convai_sizes=(), talkifai_sizes=(), cursor_sizes=())
+
+
+T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+
+
+def own(vendor: str, conversation_id: str = "mine", **fields: Any) -> Message:
+    values: dict[str, Any] = {
+        "id": "m1",
+        "conversation_id": conversation_id,
+        "role": Role.USER,
+        "content": "hello",
+        "created_at": T0,
+        "provider": vendor,
+    }
+    values.update(fields)
+    return Message(**values)
+
+
+async def read_back(sandbox: Sandbox, vendor: str, conversation_id: str) -> list[Message]:
+    opened: dict[str, Callable[[], AbstractAsyncContextManager[ChatHistoryProvider]]] = {
+        "convai": sandbox.convai,
+        "talkifai": sandbox.talkifai,
+        "cursor": sandbox.cursor,
+    }
+    async with opened[vendor]() as provider:
+        return [m async for m in provider.messages(conversation_id)]
+
+
+def seen(message: Message, vendor: str) -> tuple[Any, ...]:
+    """What a vendor keeps of a message: the id only where the vendor has ids."""
+    kept = (message.role, message.content, message.created_at, dict(message.metadata))
+    if vendor == "cursor":
+        return (message.id, message.sender_id, *kept)
+    if vendor == "talkifai":
+        return (message.token_count, *kept)
+    return kept
+
+
+# Texts and times as a user's own messages have them: any text, sub-second times, bursts.
+own_texts = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+own_times = st.integers(0, 3 * 86_400_000_000).map(lambda us: T0 + timedelta(microseconds=us))
+
+
+def own_metadata(vendor: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Extras as each vendor has them (Convai always says whether a line was a trigger)."""
+    if vendor == "convai":
+        return st.fixed_dictionaries({"is_trigger_input": st.booleans()})
+    if vendor == "cursor":
+        return st.fixed_dictionaries({}, optional={"channel": st.sampled_from(["web", "ios"])})
+    return st.just({}) | st.fixed_dictionaries({"mood": st.text(max_size=5)})
+
+
+@st.composite
+def own_conversations(draw: st.DrawFn, vendor: str) -> list[Message]:
+    roles = [Role.USER, Role.ASSISTANT] + ([Role.SYSTEM] if vendor != "convai" else [])
+    count = draw(st.integers(0, 45))
+    times = sorted(draw(st.lists(own_times, min_size=count, max_size=count)))
+    burst = draw(st.booleans())  # many messages sharing one time, across a page boundary
+    ids = draw(
+        st.lists(
+            st.text("abcdef0123", min_size=6, max_size=6),
+            min_size=count,
+            max_size=count,
+            unique=True,
+        )
+    )
+    return [
+        own(
+            vendor,
+            id=f"msg_{ids[i]}",
+            role=draw(st.sampled_from(roles)),
+            content=draw(own_texts),
+            created_at=times[0] if burst else times[i],
+            sender_id=draw(st.none() | st.just("usr_1")) if vendor == "cursor" else None,
+            token_count=draw(st.none() | st.integers(0, 999)) if vendor == "talkifai" else None,
+            metadata=draw(own_metadata(vendor)),
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.parametrize("vendor", ["convai", "talkifai", "cursor"])
+@given(data=st.data())
+@settings(max_examples=25, deadline=None)
+async def test_loaded_messages_read_back_as_given(vendor: str, data: st.DataObject) -> None:
+    """Any messages loaded into a vendor's fake come back through its provider, in order."""
+    messages = data.draw(own_conversations(vendor))
+    sandbox = empty_sandbox()
+    shuffled = data.draw(st.permutations(messages))
+    assert sandbox.data.add_messages(shuffled) == (["mine"] if messages else [])
+    if not messages:
+        return
+    back = await read_back(sandbox, vendor, "mine")
+    # Equal times keep the order they were given in: compare as multisets within a time.
+    assert [m.created_at for m in back] == sorted(m.created_at for m in messages if m.created_at)
+    assert sorted(map(repr, (seen(m, vendor) for m in back))) == sorted(
+        map(repr, (seen(m, vendor) for m in messages))
+    )
+
+
+async def test_messages_go_to_their_providers_fakes() -> None:
+    """Without vendor=, each message goes to the fake named by its provider."""
+    sandbox = empty_sandbox()
+    loaded = sandbox.data.add_messages(
+        [own("cursor", "c1"), own("talkifai", "t1"), own("convai", "s1")]
+    )
+    assert loaded == ["c1", "t1", "s1"]
+    assert "c1" in sandbox.data.cursor
+    assert "t1" in sandbox.data.talkifai
+    assert sandbox.data.convai_session_owner("s1") == CONVAI_CHARACTER_ID
+    for vendor, conversation_id in (("cursor", "c1"), ("talkifai", "t1"), ("convai", "s1")):
+        assert [m.content for m in await read_back(sandbox, vendor, conversation_id)] == ["hello"]
+
+
+async def test_vendor_moves_messages_from_another_vendor() -> None:
+    """vendor="cursor" serves Convai messages from the cursor fake, roles mapped to its words."""
+    sandbox = empty_sandbox()
+    given_messages = [own("convai", role=Role.USER), own("convai", id="m2", role=Role.ASSISTANT)]
+    sandbox.data.add_messages(given_messages, vendor="cursor")
+    assert [r["sender_type"] for r in sandbox.data.cursor["mine"]] == ["user", "ai"]
+    back = await read_back(sandbox, "cursor", "mine")
+    assert [(m.provider, m.role) for m in back] == [
+        ("cursor", Role.USER),
+        ("cursor", Role.ASSISTANT),
+    ]
+
+
+async def test_a_convai_user_line_and_answer_share_one_interaction() -> None:
+    """Messages of one time become one Convai interaction, as Convai groups them."""
+    sandbox = empty_sandbox()
+    sandbox.data.add_messages(
+        [
+            own("convai", content="Hi", metadata={"is_trigger_input": False}),
+            own(
+                "convai",
+                role=Role.ASSISTANT,
+                content="Hello!",
+                metadata={"is_trigger_input": False},
+            ),
+        ]
+    )
+    [interaction] = sandbox.data.convai_interactions["mine"]
+    assert interaction == {
+        "timestamp": "2025-05-01 12:00:00.000000",
+        "interaction": [
+            {"speaker": "User", "message": "Hi"},
+            {"speaker": "Character", "message": "Hello!"},
+        ],
+        "is_trigger_input": False,
+    }
+
+
+async def test_an_unknown_speaker_keeps_its_vendor_word() -> None:
+    """A Role.UNKNOWN message read from Convai goes back with the speaker in its raw entry."""
+    sandbox = Sandbox(seed=0)
+    read = [
+        m for s in sandbox.data.convai_interactions for m in await read_back(sandbox, "convai", s)
+    ]
+    narrated = next(m for m in read if m.role is Role.UNKNOWN)
+    copy_of_it = empty_sandbox()
+    copy_of_it.data.add_messages([narrated])
+    [interaction] = copy_of_it.data.convai_interactions[narrated.conversation_id]
+    assert interaction["interaction"][0]["speaker"] == "Narrator"
+
+
+def test_a_message_without_a_time_is_refused() -> None:
+    """Every vendor serves a time: created_at=None is a ConfigurationError that says so."""
+    sandbox = empty_sandbox()
+    with pytest.raises(errors.ConfigurationError, match="has no created_at"):
+        sandbox.data.add_messages([own("cursor", created_at=None)])
+
+
+def test_an_unknown_vendor_is_refused() -> None:
+    """A provider without a fake (a JSONL export's, say) needs vendor=, and the error says so."""
+    sandbox = empty_sandbox()
+    with pytest.raises(errors.ConfigurationError, match="pass vendor= one of convai, talkifai"):
+        sandbox.data.add_messages([own("jsonl")])
+    with pytest.raises(errors.ConfigurationError, match="'slack' has no fake"):
+        sandbox.data.add_records("slack", "c", [])
+
+
+def test_older_messages_after_newer_are_refused_and_nothing_is_written() -> None:
+    """Messages older than a conversation's last are refused; the call writes nothing at all."""
+    sandbox = empty_sandbox()
+    sandbox.data.add_messages([own("talkifai", created_at=T0)])
+    before = sandbox.data.snapshot()
+    with pytest.raises(errors.ConfigurationError, match="out of order"):
+        sandbox.data.add_messages(
+            [own("cursor", "new"), own("talkifai", created_at=T0 - timedelta(seconds=1))]
+        )
+    assert sandbox.data.snapshot() == before
+
+
+def test_a_taken_cursor_id_is_refused() -> None:
+    """Two cursor messages with one id in a conversation are refused."""
+    sandbox = empty_sandbox()
+    sandbox.data.add_messages([own("cursor")])
+    with pytest.raises(errors.ConfigurationError, match="'m1' is already in 'mine'"):
+        sandbox.data.add_messages([own("cursor", created_at=T0 + timedelta(seconds=1))])
+
+
+async def test_vendor_records_are_served_as_given() -> None:
+    """add_records serves vendor-shaped records verbatim, odd fields and all."""
+    sandbox = empty_sandbox()
+    record = {
+        "role": "assistant",
+        "content": "Hi",
+        "timestamp": "2024-01-15T10:00:00",
+        "token_count": 3,
+        "mood": "cheerful",
+    }
+    sandbox.data.add_records("talkifai", "chat_1", [record])
+    record["content"] = "changed after loading"
+    [message] = await read_back(sandbox, "talkifai", "chat_1")
+    assert (message.content, message.token_count) == ("Hi", 3)
+    assert message.metadata == {"mood": "cheerful"}
+    assert message.created_at == datetime(2024, 1, 15, 10, tzinfo=UTC)
+
+
+async def test_a_malformed_record_reaches_the_provider_as_an_error() -> None:
+    """A record the vendor should never send is served, and the provider names the field."""
+    sandbox = empty_sandbox()
+    sandbox.data.add_records(
+        "cursor",
+        "con_1",
+        [{"id": "x", "sender_type": "user", "created_at": "2026-01-01T00:00:00Z"}],
+    )
+    with pytest.raises(errors.ResponseFormatError, match="text"):
+        await read_back(sandbox, "cursor", "con_1")
+
+
+async def test_convai_records_make_a_session_of_the_character() -> None:
+    """Convai interactions go into a new session of the given character, listed by its time."""
+    sandbox = Sandbox(seed=0)
+    interaction = {
+        "timestamp": "2023-01-02 03:04:05.000006",
+        "interaction": [{"speaker": "User", "message": "Oldest of all"}],
+        "is_trigger_input": False,
+    }
+    sandbox.data.add_records("convai", "s-old", [interaction])
+    sandbox.data.add_records("convai", "s-empty", [], character_id="char-2")
+    sessions = sandbox.data.convai_sessions[CONVAI_CHARACTER_ID]
+    assert sessions[-1]["sessionID"] == "s-old"  # newest first: the oldest is last
+    assert (sessions[-1]["date"], sessions[-1]["time"]) == ("02-01-2023", "03:04:05")
+    assert sandbox.data.convai_sessions["char-2"][0]["sessionID"] == "s-empty"
+    async with sandbox.convai() as provider:
+        assert "s-old" in [c.id async for c in provider.conversations()]
+    [message] = await read_back(sandbox, "convai", "s-old")
+    assert message.content == "Oldest of all"
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda d: d.add_records("cursor", "c", [{"created_at": "yesterday"}]), "ISO 8601"),
+        (
+            lambda d: d.add_records(
+                "cursor",
+                "c",
+                [{"created_at": "2026-01-02T00:00:00Z"}, {"created_at": "2026-01-01T00:00:00Z"}],
+            ),
+            "older than the record before it",
+        ),
+        (lambda d: d.add_records("talkifai", "c", ["not a dict"]), r"records\[0\] is a str"),
+        (lambda d: d.add_records("talkifai", "", []), "conversation_id must be a non-empty"),
+        (
+            lambda d: d.add_records("cursor", "c", [], character_id="x"),
+            "character_id is for Convai",
+        ),
+        (
+            lambda d: d.add_records(
+                "convai",
+                d.convai_sessions[CONVAI_CHARACTER_ID][0]["sessionID"],
+                [],
+                character_id="other",
+            ),
+            "belongs to character",
+        ),
+    ],
+    ids=[
+        "cursor-time",
+        "cursor-order",
+        "not-a-dict",
+        "empty-id",
+        "character-elsewhere",
+        "other-character",
+    ],
+)
+def test_records_the_fake_cannot_serve_are_refused(call: Any, match: str) -> None:
+    """What would make a fake misbehave (not what a vendor might send) is a ConfigurationError."""
+    sandbox = Sandbox(seed=0)
+    before = sandbox.data.snapshot()
+    with pytest.raises(errors.ConfigurationError, match=match):
+        call(sandbox.data)
+    assert sandbox.data.snapshot() == before
+
+
+async def test_metadata_cannot_replace_the_fields_a_record_is_made_of() -> None:
+    """Metadata keys named like a record's own fields do not replace them."""
+    sandbox = empty_sandbox()
+    clashing = {"timestamp": "yesterday", "interaction": [], "role": "system", "content": "x"}
+    sandbox.data.add_messages(
+        [own("convai", metadata=clashing), own("talkifai", metadata=clashing)]
+    )
+    for vendor in ("convai", "talkifai"):
+        [message] = await read_back(sandbox, vendor, "mine")
+        assert (message.role, message.content, message.created_at) == (Role.USER, "hello", T0)

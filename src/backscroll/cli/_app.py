@@ -9,6 +9,7 @@ Nothing prints a traceback: errors are one line on standard error.
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ import typer
 from typer.core import TyperGroup
 
 from backscroll._hints import spelled_as
+from backscroll._logging import logging_to_stderr
 from backscroll.cli._demo import demo
 from backscroll.cli._export import export
 from backscroll.cli._migrate import migrate
@@ -120,19 +122,32 @@ def _show_version(value: bool) -> None:  # noqa: FBT001 - typer passes the flag
 
 
 def _root(
+    ctx: typer.Context,
     *,
-    version: Annotated[
+    version: Annotated[  # noqa: ARG001 - its eager callback acts on it
         bool,
         typer.Option(
             "--version", is_eager=True, callback=_show_version, help="Print the version and exit."
         ),
     ] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "--verbose",
+            "-v",
+            count=True,
+            help="Log to standard error: -v retries, waits and conversations; -vv each request.",
+        ),
+    ] = 0,
 ) -> None:
     """
     Read chat history out of conversational-AI vendors, and move it.
 
     Start with: backscroll demo (backscroll vendors lists the vendors)
     """
+    if verbose:
+        level = logging.INFO if verbose == 1 else logging.DEBUG
+        ctx.with_resource(logging_to_stderr(level))  # undone when the command ends
 
 
 app = typer.Typer(

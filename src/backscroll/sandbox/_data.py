@@ -10,25 +10,35 @@ position (``#17``), so no two messages of a conversation are alike.
 Each conversation draws from its own random stream (seed, vendor, conversation), so one
 seed always gives byte-identical data, and growing a conversation with the ``extend_*``
 helpers is deterministic too.
+
+Users' own history comes in two ways, both checked so that a fake never serves a history
+its vendor could not have: `SandboxData.add_messages` writes `Message` objects as each
+vendor would have served them (the inverse of that vendor's provider), and
+`SandboxData.add_records` takes records already in the vendor's shape, as they are.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from backscroll._models import Message, Role
+from backscroll._validate import nonempty_str
 from backscroll.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "CONVAI_CHARACTER_ID",
     "DEFAULT_CONVAI_SIZES",
     "DEFAULT_CURSOR_SIZES",
     "DEFAULT_TALKIFAI_SIZES",
+    "VENDORS",
     "Record",
     "SandboxData",
 ]
@@ -91,6 +101,12 @@ _TRIGGER_SHARE: Final = 0.1
 _NARRATOR_SHARE: Final = 0.05
 _ATTACHMENT_SHARE: Final = 0.1
 _BASE36: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+_CONVAI_STAMP: Final = "%Y-%m-%d %H:%M:%S.%f"
+# When a loaded Convai session without interactions began: any fixed time keeps it seeded.
+_EMPTY_SESSION_START: Final = datetime(2024, 9, 26, 9, 0, tzinfo=UTC)
+
+#: The vendors whose fakes hold data, as `SandboxData.add_messages` and `add_records` name them.
+VENDORS: Final = ("convai", "talkifai", "cursor")
 
 
 class SandboxData:
@@ -163,6 +179,170 @@ class SandboxData:
                 "cursor": self.cursor,
             }
         )
+
+    # -- users' own history -----------------------------------------------------------------
+
+    def add_messages(
+        self,
+        messages: Iterable[Message],
+        *,
+        vendor: str | None = None,
+        character_id: str | None = None,
+    ) -> list[str]:
+        """
+        Serve these messages from the fake vendors, as each vendor would have served them.
+
+        Each message goes to the fake of its ``provider`` (or of *vendor*, for all of them),
+        into the conversation ``conversation_id``, created if new, after the messages it
+        already holds; a conversation's messages are written oldest first whatever order
+        they come in. Reading them back through that vendor's provider gives their role,
+        content, ``created_at``, ``sender_id``, ``token_count`` and ``metadata``; the ids
+        are the vendor's: the message's own on the cursor API, derived ones on Convai and
+        Talkifai, which have none. A role the vendor has no word for is written with the
+        speaker from ``raw`` when the message came from that vendor, else as the role's
+        name, and reads back as `Role.UNKNOWN`.
+
+        Args:
+            messages: The messages, from any provider, `JsonlProvider` or your own code.
+            vendor: Load every message into this vendor's fake (``"convai"``,
+                ``"talkifai"`` or ``"cursor"``) instead of its ``provider``'s.
+            character_id: The Convai character new sessions belong to (default: the
+                sandbox's `CONVAI_CHARACTER_ID`, created if needed).
+
+        Returns:
+            The ids of the conversations written to, in the order they first appeared.
+
+        Raises:
+            ConfigurationError: a message has no ``created_at`` (every vendor serves a time),
+                a vendor is not one of the sandbox's, the messages are older than the
+                conversation's last one (the fake would serve them out of order), or a
+                cursor-API id is taken.
+
+        .. versionadded:: 0.2.0
+        """
+        batches: dict[tuple[str, str], list[Message]] = {}
+        for item in messages:
+            message = _message(item)
+            target = _vendor(vendor or message.provider, "a message's provider")
+            if message.created_at is None:
+                msg = (
+                    f"message {message.id!r} of {message.conversation_id!r} has no created_at: "
+                    f"the {target} fake serves a time with every message; give it one"
+                )
+                raise ConfigurationError(msg)
+            batches.setdefault((target, message.conversation_id), []).append(message)
+        if character_id is not None:
+            self._owner(vendor or "convai", character_id)  # checks it
+        written: list[tuple[str, str, list[Record]]] = []
+        for (target, conversation_id), batch in batches.items():
+            batch.sort(key=_created_at)
+            records = _RECORD_WRITERS[target](batch)
+            self._check(target, conversation_id, records, character_id)
+            written.append((target, conversation_id, records))
+        # All checked before any is written: a refused call leaves the data as it was.
+        for target, conversation_id, records in written:
+            self._write(target, conversation_id, records, character_id)
+        return list(dict.fromkeys(conversation_id for _, conversation_id in batches))
+
+    def add_records(
+        self,
+        vendor: str,
+        conversation_id: str,
+        records: Iterable[Mapping[str, Any]],
+        *,
+        character_id: str | None = None,
+    ) -> None:
+        """
+        Serve records already in a vendor's own shape, in one conversation, as they are.
+
+        The records are what the vendor's document shows, oldest first: Convai
+        interactions (``timestamp``, ``interaction``, ...), Talkifai messages (``role``,
+        ``content``, ``timestamp``, ...), cursor-API messages (``id``, ``sender_type``,
+        ``text``, ``metadata``, ``created_at``, ...). They are served as given (deep copies),
+        odd fields and all, so that your code can meet exactly what you saw a vendor send;
+        only what the fake itself needs is checked. The conversation is created if new
+        (with no records, an empty one); a new Convai session starts at its first
+        interaction's time.
+
+        Args:
+            vendor: ``"convai"``, ``"talkifai"`` or ``"cursor"``.
+            conversation_id: The conversation (Convai: session) to add to.
+            records: The vendor-shaped records, oldest first.
+            character_id: Convai only: the character a new session belongs to (default:
+                `CONVAI_CHARACTER_ID`).
+
+        Raises:
+            ConfigurationError: an unknown vendor, a record that is not an object, a
+                ``character_id`` for another vendor, a Convai session of another
+                character, or cursor-API records whose ``created_at`` does not parse or
+                goes backwards (that fake pages by it).
+
+        .. versionadded:: 0.2.0
+        """
+        target = _vendor(vendor, "vendor")
+        owner = self._owner(target, character_id)
+        nonempty_str(conversation_id, "conversation_id")
+        copied = [_record(record, index) for index, record in enumerate(records)]
+        self._append(target, conversation_id, copied, owner)
+
+    def _owner(self, vendor: str | None, character_id: str | None) -> str | None:
+        if character_id is None:
+            return CONVAI_CHARACTER_ID if vendor == "convai" else None
+        if vendor != "convai":
+            msg = f"character_id is for Convai sessions, not for {vendor}"
+            raise ConfigurationError(msg)
+        return nonempty_str(character_id, "character_id")
+
+    def _append(
+        self, vendor: str, conversation_id: str, records: list[Record], owner: str | None
+    ) -> None:
+        self._check(vendor, conversation_id, records, owner)
+        self._write(vendor, conversation_id, records, owner)
+
+    def _check(
+        self, vendor: str, conversation_id: str, records: list[Record], owner: str | None
+    ) -> None:
+        """Raise if *records* cannot join the conversation; change nothing."""
+        if vendor == "cursor":
+            _check_cursor(conversation_id, self.cursor.get(conversation_id, []), records)
+            return
+        if vendor == "talkifai":
+            existing, parse = self.talkifai.get(conversation_id, []), _iso_time
+        else:
+            character_id = owner or CONVAI_CHARACTER_ID
+            held_by = self.convai_session_owner(conversation_id)
+            if held_by is not None and held_by != character_id:
+                msg = (
+                    f"convai session {conversation_id!r} belongs to character {held_by!r}, "
+                    f"not {character_id!r}: pass character_id={held_by!r} or another session id"
+                )
+                raise ConfigurationError(msg)
+            existing, parse = self.convai_interactions.get(conversation_id, []), _convai_time
+        if existing and records:
+            _check_not_older(vendor, conversation_id, existing[-1], records[0], parse)
+
+    def _write(
+        self, vendor: str, conversation_id: str, records: list[Record], owner: str | None
+    ) -> None:
+        if vendor == "convai":
+            if conversation_id not in self.convai_interactions:
+                began = _record_time(records[0], "timestamp", _convai_time) if records else None
+                self._place_session(owner or CONVAI_CHARACTER_ID, conversation_id, began)
+            held = self.convai_interactions
+        else:
+            held = self.talkifai if vendor == "talkifai" else self.cursor
+        held.setdefault(conversation_id, []).extend(records)
+
+    def _place_session(self, character_id: str, session_id: str, began: datetime | None) -> None:
+        # Sessions are listed newest first: a loaded session goes where its time puts it.
+        began = began or _EMPTY_SESSION_START
+        sessions = self.convai_sessions.setdefault(character_id, [])
+        self._add_session(character_id, session_id, began)
+        session = sessions.pop(0)
+        position = next(
+            (i for i, s in enumerate(sessions) if _session_time(s) <= began), len(sessions)
+        )
+        sessions.insert(position, session)
 
     def _rng(self, *parts: object) -> random.Random:
         # A string seed is hashed with SHA-512: stable across runs and Python versions.
@@ -590,3 +770,163 @@ def _talkifai(role: str, content: str, moment: datetime | str, tokens: int | Non
 
 def _convai_time(stamp: str) -> datetime:
     return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+
+
+# -- Messages written as each vendor serves them --------------------------------------------
+# The inverse of each provider's reading: what that provider reads back as the same message.
+
+
+def _created_at(message: Message) -> datetime:
+    assert message.created_at is not None  # noqa: S101 - add_messages checked it
+    return message.created_at
+
+
+def _speaker(message: Message, words: Mapping[Role, str], *raw_path: str) -> str:
+    """The vendor's word for the role, else the speaker *raw_path* finds in ``raw``."""
+    word = words.get(message.role)
+    if word is not None:
+        return word
+    found: object = message.raw
+    for key in raw_path:
+        found = found.get(key) if isinstance(found, Mapping) else None
+    return found if isinstance(found, str) and found else message.role.value
+
+
+def _convai_records(messages: list[Message]) -> list[Record]:
+    # One interaction per run of messages with one time and the same extras, as Convai
+    # groups a user's line and the character's answer.
+    words = {Role.USER: "User", Role.ASSISTANT: "Character"}
+    records: list[Record] = []
+    for (moment, extras), run in itertools.groupby(
+        messages, key=lambda m: (_created_at(m), dict(m.metadata))
+    ):
+        entries = [
+            {"speaker": _speaker(m, words, "entry", "speaker"), "message": m.content} for m in run
+        ]
+        record: Record = {"timestamp": moment.strftime(_CONVAI_STAMP), "interaction": entries}
+        # Extras never replace the two fields the interaction is made of.
+        record |= {"is_trigger_input": False, **extras} | record
+        records.append(record)
+    return records
+
+
+def _talkifai_records(messages: list[Message]) -> list[Record]:
+    words = {Role.USER: "user", Role.ASSISTANT: "assistant", Role.SYSTEM: "system"}
+    return [
+        {
+            **dict(m.metadata),
+            "role": _speaker(m, words, "role"),
+            "content": m.content,
+            "timestamp": _created_at(m).isoformat(),
+            "token_count": m.token_count,
+        }
+        for m in messages
+    ]
+
+
+def _cursor_records(messages: list[Message]) -> list[Record]:
+    words = {Role.USER: "user", Role.ASSISTANT: "ai", Role.SYSTEM: "system"}
+    records: list[Record] = []
+    for m in messages:
+        stamp = _created_at(m).isoformat().replace("+00:00", "Z")
+        records.append(
+            {
+                "id": m.id,
+                "sender_type": _speaker(m, words, "sender_type"),
+                "sender_id": m.sender_id,
+                "text": m.content,
+                "metadata": copy.deepcopy(dict(m.metadata)),
+                "created_at": stamp,
+            }
+        )
+    return records
+
+
+_RECORD_WRITERS: Final[Mapping[str, Callable[[list[Message]], list[Record]]]] = {
+    "convai": _convai_records,
+    "talkifai": _talkifai_records,
+    "cursor": _cursor_records,
+}
+
+
+def _message(item: object) -> Message:
+    if not isinstance(item, Message):
+        msg = f"add_messages takes backscroll.Message objects, got {type(item).__name__}"
+        raise ConfigurationError(msg)
+    return item
+
+
+def _record(item: object, index: int) -> Record:
+    if not isinstance(item, Mapping):
+        msg = f"records[{index}] is a {type(item).__name__}, not a JSON object (dict)"
+        raise ConfigurationError(msg)
+    return copy.deepcopy(dict(item))
+
+
+def _vendor(name: object, what: str) -> str:
+    if name not in VENDORS:
+        known = ", ".join(VENDORS)
+        msg = f"{what} {name!r} has no fake in the sandbox: pass vendor= one of {known}"
+        raise ConfigurationError(msg)
+    return str(name)
+
+
+def _iso_time(stamp: str) -> datetime:
+    moment = datetime.fromisoformat(stamp)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _record_time(record: Record, field: str, parse: Callable[[str], datetime]) -> datetime | None:
+    try:
+        return parse(record[field])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _check_not_older(
+    vendor: str, conversation_id: str, last: Record, first: Record, parse: Callable[[str], datetime]
+) -> None:
+    held, added = _record_time(last, "timestamp", parse), _record_time(first, "timestamp", parse)
+    if held is not None and added is not None and added < held:
+        msg = (
+            f"the messages for {vendor} conversation {conversation_id!r} start at {added}, "
+            f"before its last one ({held}): the fake would serve them out of order. Load "
+            "older messages first, or into a new conversation"
+        )
+        raise ConfigurationError(msg)
+
+
+def _check_cursor(conversation_id: str, existing: list[Record], records: list[Record]) -> None:
+    # The fake pages by created_at: each must parse and none may go back in time.
+    taken = {r.get("id") for r in existing}
+    previous = _record_time(existing[-1], "created_at", _iso_time) if existing else None
+    for index, record in enumerate(records):
+        moment = _record_time(record, "created_at", _iso_time)
+        if moment is None:
+            msg = (
+                f"cursor records[{index}] of {conversation_id!r} has created_at "
+                f"{record.get('created_at')!r}: the fake pages by it, so it must be an ISO "
+                "8601 time (2026-03-15T13:59:11Z)"
+            )
+            raise ConfigurationError(msg)
+        if previous is not None and moment < previous:
+            msg = (
+                f"cursor records[{index}] of {conversation_id!r} is older than the record "
+                f"before it ({moment} < {previous}): the fake pages by created_at, oldest "
+                "first; sort them, or load older ones first"
+            )
+            raise ConfigurationError(msg)
+        if "id" in record:
+            if record["id"] in taken:
+                msg = f"cursor message id {record['id']!r} is already in {conversation_id!r}"
+                raise ConfigurationError(msg)
+            taken.add(record["id"])
+        previous = moment
+
+
+def _session_time(session: Record) -> datetime:
+    try:
+        day = datetime.strptime(f"{session['date']} {session['time']}", "%d-%m-%Y %H:%M:%S")  # noqa: DTZ007 - naive by design
+    except (KeyError, TypeError, ValueError):
+        return datetime.min.replace(tzinfo=UTC)
+    return day.replace(tzinfo=UTC)
