@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from backscroll import errors
-from backscroll._http import HTTPCore
+from backscroll import ConvaiProvider, CursorProvider, TalkifaiProvider, errors
+from backscroll._http import DEFAULT_ERROR_KEYS, HTTPCore
 
 pytestmark = pytest.mark.anyio
 
@@ -24,9 +24,11 @@ def make_core(
     *,
     send_request_id: bool = False,
     client: httpx.AsyncClient | None = None,
+    error_keys: tuple[str, ...] = DEFAULT_ERROR_KEYS,
 ) -> HTTPCore:
     """An HTTPCore without retries on a MockTransport."""
     return HTTPCore(
+        error_keys=error_keys,
         provider="cursor",
         base_url=BASE,
         credential_hint="pass api_key= or set EXAMPLE_AI_API_KEY",
@@ -71,21 +73,32 @@ async def test_status_maps_to_its_error_class(status: int, cls: type[Exception])
 
 
 @pytest.mark.parametrize(
-    ("body", "text"),
+    ("keys", "body", "text"),
     [
-        ({"ERROR": "Invalid API key provided."}, "Invalid API key provided."),
-        ({"detail": "Session not found or expired"}, "Session not found or expired"),
         (
+            ConvaiProvider.error_keys,
+            {"ERROR": "Invalid API key provided."},
+            "Invalid API key provided.",
+        ),
+        (
+            TalkifaiProvider.error_keys,
+            {"detail": "Session not found or expired"},
+            "Session not found or expired",
+        ),
+        (
+            CursorProvider.error_keys,
             {"status": "error", "message": "Conversation not found: con_9s2kd81.", "data": None},
             "Conversation not found: con_9s2kd81.",
         ),
-        ({"error": "quota exceeded"}, "quota exceeded"),
+        (DEFAULT_ERROR_KEYS, {"error": "quota exceeded"}, "quota exceeded"),
     ],
     ids=["convai", "talkifai", "cursor", "error"],
 )
-async def test_vendor_error_text_is_quoted(body: dict[str, Any], text: str) -> None:
-    """The vendor's own error text appears in the message and in vendor_message."""
-    exc = await fail_with(httpx.Response(404, json=body))
+async def test_vendor_error_text_is_quoted(
+    keys: tuple[str, ...], body: dict[str, Any], text: str
+) -> None:
+    """The vendor's own error text, under the keys its provider declares, is quoted."""
+    exc = await fail_with(httpx.Response(404, json=body), error_keys=keys)
     assert text in str(exc)
     assert exc.vendor_message == text
 

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+import backscroll.testing
 from backscroll import errors
 from backscroll._http import HTTPCore, RetryPolicy
 
@@ -53,6 +54,11 @@ class Vendor:
 
 def make_core(handler: Handler, *, max_retries: int = 2) -> tuple[HTTPCore, list[float]]:
     """An HTTPCore on a MockTransport whose sleeps are recorded instead of slept."""
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
     client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
     core = HTTPCore(
         provider="talkifai",
@@ -60,13 +66,8 @@ def make_core(handler: Handler, *, max_retries: int = 2) -> tuple[HTTPCore, list
         credential_hint="pass token=",
         http_client=client,
         max_retries=max_retries,
+        sleep=record,
     )
-    sleeps: list[float] = []
-
-    async def record(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    core._sleep = record
     return core, sleeps
 
 
@@ -239,20 +240,31 @@ async def test_retry_after_http_date_is_capped() -> None:
     assert sleeps == [60.0]
 
 
-@pytest.mark.parametrize(
-    "value", ["Wed, 21 Oct 2015 07:28:00 GMT", "-5"], ids=["past-date", "negative"]
-)
-async def test_retry_after_in_the_past_retries_at_once(value: str) -> None:
-    """A Retry-After that is already over waits zero seconds."""
-    vendor = Vendor(answering(429, {"Retry-After": value}), failures=1)
+async def test_retry_after_in_the_past_retries_at_once() -> None:
+    """A Retry-After date that is already over waits zero seconds."""
+    vendor = Vendor(answering(429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), 1)
     core, sleeps = make_core(vendor)
     await core.request_json("GET", URL)
     assert sleeps == [0.0]
 
 
-async def test_unreadable_retry_after_falls_back_to_backoff() -> None:
-    """A Retry-After that is neither seconds nor a date is ignored for the usual backoff."""
-    vendor = Vendor(answering(429, {"Retry-After": "soon"}), failures=1)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "soon"},
+        {"Retry-After": "nan"},
+        {"Retry-After": "-5"},
+        {"Retry-After": "inf"},
+        {"Retry-After": "Wed, 99 Foo 2015 07:28:00 GMT"},
+        {"Retry-After": ""},
+        {"Retry-After-Ms": "nan"},
+        {"Retry-After-Ms": "-100", "Retry-After": "-1"},
+    ],
+    ids=["word", "nan", "negative", "inf", "bad-date", "empty", "ms-nan", "both-negative"],
+)
+async def test_unusable_retry_after_falls_back_to_backoff(headers: dict[str, str]) -> None:
+    """A Retry-After that is not a finite, non-negative number or a date: the usual backoff."""
+    vendor = Vendor(answering(429, headers), failures=1)
     core, sleeps = make_core(vendor)
     await core.request_json("GET", URL)
     assert len(sleeps) == 1
@@ -337,12 +349,8 @@ async def test_provider_exposes_its_retry_count() -> None:
     vendor = Vendor(answering(502), failures=2)
     client = httpx.AsyncClient(transport=httpx.MockTransport(vendor))
     provider = TalkifaiProvider(token="tok-123456", http_client=client)
-
-    async def no_wait(seconds: float) -> None:
-        del seconds
-
-    provider._http._sleep = no_wait
-    assert [m async for m in provider.messages("c1")] == []
+    with backscroll.testing.set_testing(True):
+        assert [m async for m in provider.messages("c1")] == []
     assert provider.retries == 2
 
 
