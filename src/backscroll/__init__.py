@@ -17,6 +17,8 @@ from backscroll._migration.report import ConversationFailure, MigrationReport, P
 from backscroll._migration.shards import shard_of
 from backscroll._models import Conversation, Message, Role
 from backscroll._protocols import ChatHistoryProvider, DeletesConversations, ListsConversations
+from backscroll._provider import ProviderOptions
+from backscroll._ratelimit import RateLimiter
 from backscroll.errors import (
     APIConnectionError,
     APIStatusError,
@@ -67,7 +69,9 @@ __all__ = [
     "PermissionDeniedError",
     "ProgressEvent",
     "ProviderClosedError",
+    "ProviderOptions",
     "RateLimitError",
+    "RateLimiter",
     "ReadOnlyError",
     "ResponseFormatError",
     "Role",

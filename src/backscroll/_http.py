@@ -540,9 +540,16 @@ class HTTPCore:
                     continue
                 raise
             except errors.APIStatusError as exc:
+                retry = attempt < attempts and self.retry.should_retry(exc.status_code)
                 if self.limiter and exc.status_code == 429:  # noqa: PLR2004
-                    self.limiter.throttled(slot, exc.retry_after)
-                if attempt < attempts and self.retry.should_retry(exc.status_code):
+                    # The whole bucket pauses, for Retry-After or the backoff, and the
+                    # retry waits in it like every other task: no storm, no double wait.
+                    pause = self.retry.wait(attempt - 1, exc.retry_after) if retry else None
+                    self.limiter.throttled(slot, pause if retry else exc.retry_after)
+                    if retry:
+                        self._count_retry(attempt - 1, pause or 0.0, method, path, exc)
+                        continue
+                if retry:
                     await self._wait(attempt - 1, exc.retry_after, method, path, exc)
                     continue
                 raise
@@ -726,8 +733,17 @@ class HTTPCore:
         path: str,
         exc: errors.BackscrollError,
     ) -> None:
-        self.stats.retries += 1
         delay = self.retry.wait(retry, retry_after)
+        self._count_retry(retry, delay, method, path, exc)
+        if testing.is_testing():
+            await anyio.lowlevel.checkpoint()
+        else:
+            await self._sleep(delay)
+
+    def _count_retry(
+        self, retry: int, delay: float, method: str, path: str, exc: errors.BackscrollError
+    ) -> None:
+        self.stats.retries += 1
         logger.info(
             "%s %s %s failed (%s); retry %d/%d in %.2fs",
             self.provider,
@@ -738,10 +754,6 @@ class HTTPCore:
             self.retry.max_retries,
             delay,
         )
-        if testing.is_testing():
-            await anyio.lowlevel.checkpoint()
-        else:
-            await self._sleep(delay)
 
     def _log(
         self,

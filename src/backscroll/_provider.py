@@ -52,7 +52,8 @@ class ProviderOptions(TypedDict, total=False):
             408/409/429/5xx). Default 2.
         rate_limit: At most this many requests per second across everything the provider
             sends, however many tasks share it; a 429 slows it further until the vendor
-            recovers. Default ``None``: no pacing.
+            recovers. A `RateLimiter` instead shares one quota between several providers
+            (and lets you read its waits). Default ``None``: no pacing.
         timezone: The zone of the vendor's naive timestamps (a ``tzinfo`` or IANA name).
             Default UTC.
         allow_insecure_http: Allow a plain ``http://`` base URL to a non-loopback host.
@@ -64,7 +65,7 @@ class ProviderOptions(TypedDict, total=False):
     http_client: httpx.AsyncClient | httpx2.AsyncClient | None
     timeout: float | httpx.Timeout | None
     max_retries: int
-    rate_limit: float | None
+    rate_limit: float | RateLimiter | None
     timezone: tzinfo | str
     allow_insecure_http: bool
     max_response_bytes: int

@@ -65,8 +65,16 @@ class RateLimiter:
     """
     An adaptive token bucket: how fast a provider may send, and who is waiting on it.
 
-    The progress display (or your own code) reads its counters: `waiting` tasks right now,
-    `waits` and `waited` seconds in total, and the current `rate`.
+    A provider makes one from ``rate_limit=N``; pass your own to ``rate_limit=`` to share
+    one quota between several providers (every shard in one process, say). The progress
+    display, or your own code, reads its counters: `waiting` tasks right now, `waits` and
+    `waited` seconds in total, and the current `rate`.
+
+    Args:
+        limit: The ceiling, in requests per second.
+        provider: The name its log lines give.
+        clock: Monotonic seconds (a seam for fake clocks in tests).
+        sleep: How to wait (a seam for fake clocks in tests).
 
     Attributes:
         limit: The ceiling, in requests per second (``rate_limit=``).

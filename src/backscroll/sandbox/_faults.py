@@ -20,6 +20,7 @@ from __future__ import annotations
 import collections
 import math
 import random
+import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -52,7 +53,7 @@ __all__ = [
 #: The scope extension `SandboxTransport` sets, so the layer knows nothing is on a socket.
 IN_PROCESS: Final = "backscroll.sandbox.in_process"
 
-Kind = Literal["ok", "status", "drop", "truncate", "html", "wrong_content_type", "slow"]
+Kind = Literal["ok", "status", "quota", "drop", "truncate", "html", "wrong_content_type", "slow"]
 
 _HTML_PAGE: Final = (
     "<!DOCTYPE html>\n<html>\n<head><title>502 Bad Gateway</title></head>\n<body>\n"
@@ -88,6 +89,14 @@ def _seconds(instance: object, attribute: attrs.Attribute[Any], value: object) -
         raise ConfigurationError(msg)
 
 
+def _quota(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    del instance, attribute
+    number = _number(value)
+    if value is not None and (number is None or not math.isfinite(number) or number <= 0):
+        msg = f"Faults(quota=...) must be None or a positive number per second, got {value!r}"
+        raise ConfigurationError(msg)
+
+
 def _statuses(value: Mapping[int, float]) -> Mapping[int, float]:
     weights: list[tuple[object, object]] = list(dict(value).items())
     for status, weight in weights:
@@ -115,11 +124,13 @@ class Outcome:
         status: The error status, for ``kind="status"``.
         before: For ``kind="drop"``: the connection fails before the request is processed
             (in-process only; under uvicorn every drop happens mid-body).
+        retry_after: For ``kind="quota"``: the seconds until the quota has room again.
     """
 
     kind: Kind = "ok"
     status: int | None = None
     before: bool = False
+    retry_after: float | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -147,6 +158,10 @@ class Faults:
         slow_chunks: Pieces of a slow body.
         slow_delay: Seconds between the pieces of a slow body.
         latency: Seconds every request waits before it is answered.
+        quota: At most this many requests per second (over any one-second window) are
+            served; the others get 429 with ``Retry-After`` saying when the window has
+            room again, as a vendor's quota does. Refused requests do not count.
+            ``None``: no quota.
         seed: The plan's seed: the same seed replays the same faults.
 
     Example:
@@ -169,6 +184,7 @@ class Faults:
     slow_chunks: int = 4
     slow_delay: float = attrs.field(default=0.05, validator=_seconds)
     latency: float = attrs.field(default=0.0, validator=_seconds)
+    quota: float | None = attrs.field(default=None, validator=_quota)
     seed: int = 0
 
     def __attrs_post_init__(self) -> None:
@@ -246,8 +262,11 @@ class FaultPlan:
         self._targets = targets
         #: How latency and slow bodies wait; tests replace it to observe without waiting.
         self.sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+        #: The clock a quota counts with; tests replace it with a fake one.
+        self.clock: Callable[[], float] = time.monotonic
         self.faults: dict[str, Faults] = {}
         self._counters: collections.Counter[str] = collections.Counter()
+        self._served: dict[str, collections.deque[float]] = {}
         for key, plan in faults.items():
             self.set(key, plan)
 
@@ -268,6 +287,7 @@ class FaultPlan:
             raise ConfigurationError(msg)
         if faults is None:
             self.faults.pop(key, None)
+            self._served.pop(key, None)
             return
         checked: object = faults
         if not isinstance(checked, Faults):
@@ -282,8 +302,24 @@ class FaultPlan:
             if faults is not None:
                 index = self._counters[key]
                 self._counters[key] += 1
+                if faults.quota is not None:
+                    wait = self._over_quota(key, faults.quota)
+                    if wait is not None:
+                        return faults, Outcome(kind="quota", status=429, retry_after=wait)
                 return faults, faults.outcome(key, index)
         return None
+
+    def _over_quota(self, key: str, quota: float) -> float | None:
+        """``None`` if the quota has room (the request is counted), else the wait for room."""
+        now = self.clock()
+        served = self._served.setdefault(key, collections.deque())
+        while served and served[0] <= now - 1:
+            served.popleft()
+        if len(served) < quota:
+            served.append(now)
+            return None
+        # Room again when the oldest counted request leaves the window.
+        return max(0.001, served[0] + 1 - now)
 
 
 @attrs.frozen(kw_only=True)
@@ -466,6 +502,13 @@ class FaultLayer:
             hint = faults.retry_after_header()
             if hint is not None and outcome.status in _RETRY_AFTER_STATUSES:
                 response.headers["Retry-After"] = hint
+            await response(scope, receive, send)
+            return
+        if kind == "quota":
+            response = target.error(429)
+            assert outcome.retry_after is not None  # noqa: S101 - set with kind="quota"
+            # Rounded up: a client that waits what it is told never lands in the window.
+            response.headers["Retry-After"] = f"{math.ceil(outcome.retry_after * 1000) / 1000:g}"
             await response(scope, receive, send)
             return
         if kind == "html":
