@@ -10,8 +10,8 @@ Adaptive, as the AWS SDKs' adaptive retry mode is: a 429 halves the current rate
 below 1/64 of ``rate_limit``) and, when the vendor sent ``Retry-After``, holds every slot
 until then, so the other tasks do not storm a vendor that has just said stop. Each success
 afterwards gives back 2% of ``rate_limit``: about fifty successes climb from any depth back
-to the full rate. Requests already in flight when the rate dropped cannot lower it again:
-one overloaded moment is one decrease, not one per task.
+to the full rate. Requests whose slots were reserved before the rate dropped cannot lower
+it again: one overloaded moment is one decrease, not one per task.
 
 Why not aiolimiter or a similar library: the core depends only on httpx, attrs, cattrs
 and anyio, and aiolimiter is asyncio-only (trio is supported here); the adaptive part is
@@ -113,7 +113,7 @@ class RateLimiter:
 
     async def acquire(self) -> float:
         """
-        Wait for the next slot; return its time (pass it to `throttled` on a 429).
+        Wait for the next slot; return when it was reserved (pass that to `throttled`).
 
         A task cancelled while it waits gives its slot up unused: pacing stays on the safe
         side.
@@ -123,7 +123,7 @@ class RateLimiter:
         self._next = slot + 1 / self.rate
         delay = slot - now
         if delay <= 0:
-            return slot
+            return now
         self.waits += 1
         self.waited += delay
         self.waiting += 1
@@ -140,18 +140,19 @@ class RateLimiter:
                 await self._sleep(delay)
         finally:
             self.waiting -= 1
-        return slot
+        return now
 
-    def throttled(self, slot: float, retry_after: float | None) -> None:
+    def throttled(self, reserved: float, retry_after: float | None) -> None:
         """
-        The request sent at *slot* got a 429: slow down, and pause for *retry_after*.
+        A request whose slot was *reserved* then got a 429: slow down, pause *retry_after*.
 
-        Only a request sent after the last decrease lowers the rate again.
+        Only a request reserved after the last decrease lowers the rate again: the ones
+        reserved before were spaced at the old rate, and their 429s say nothing new.
         """
         now = self._clock()
         if retry_after is not None:
             self._paused_until = max(self._paused_until, now + retry_after)
-        if slot < self._decreased_at:
+        if reserved < self._decreased_at:
             return
         self._decreased_at = now
         self.rate = max(self.limit * FLOOR, self.rate * DECREASE)
