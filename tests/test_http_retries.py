@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -359,3 +360,26 @@ def test_max_retries_must_be_a_non_negative_integer(bad: Any) -> None:
     """A negative, fractional, string or boolean max_retries is a ConfigurationError."""
     with pytest.raises(errors.ConfigurationError, match="max_retries"):
         HTTPCore(provider="p", base_url=BASE, credential_hint="", max_retries=bad)
+
+
+async def test_retries_are_logged_at_info_without_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each retry is one INFO line on backscroll's logger; no logger at DEBUG shows the key."""
+    from backscroll import TalkifaiProvider  # noqa: PLC0415 - kept next to its only use
+
+    token = "tkf_logsecret_8d2f0a"
+    vendor = Vendor(answering(503, {"Retry-After": "1"}), failures=2)
+    client = httpx.AsyncClient(transport=httpx.MockTransport(vendor))
+    provider = TalkifaiProvider(token=token, http_client=client)
+    with caplog.at_level(logging.DEBUG), backscroll.testing.set_testing(True):
+        assert [m async for m in provider.messages("c1")] == []
+    retries = [
+        r for r in caplog.records if r.name == "backscroll" and r.levelno == logging.INFO
+    ]
+    assert [r.getMessage().split(" failed")[0] for r in retries] == [
+        "talkifai GET /v1/chat/sessions/c1/messages"
+    ] * 2
+    assert "retry 1/2 in 1.00s" in retries[0].getMessage()
+    assert all(token not in r.getMessage() for r in caplog.records)
+    assert token not in caplog.text
