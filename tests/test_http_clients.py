@@ -6,7 +6,7 @@ import anyio
 import httpx
 import pytest
 
-from backscroll import TalkifaiProvider
+from backscroll import ConfigurationError, TalkifaiProvider
 from backscroll._http import DEFAULT_TIMEOUT, HTTPCore
 
 pytestmark = pytest.mark.anyio
@@ -141,3 +141,48 @@ async def test_own_client_does_not_follow_redirects() -> None:
     """The client a provider makes is set not to follow redirects either."""
     async with TalkifaiProvider(token=TOKEN) as provider:
         assert provider._http._client.follow_redirects is False
+
+
+async def test_with_options_shares_the_connection_pool() -> None:
+    """with_options gives new timeout and retries on the same client, closed by the original."""
+    seen: list[float | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"]["read"])
+        return ok(request)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    provider = TalkifaiProvider(token=TOKEN, http_client=client, timeout=5)
+    patient = provider.with_options(timeout=120, max_retries=7)
+    assert isinstance(patient, TalkifaiProvider)
+    assert [m.content async for m in patient.messages("c1")] == ["c1"]
+    assert [m.content async for m in provider.messages("c2")] == ["c2"]
+    assert seen == [120, 5]
+    assert patient._http._client is provider._http._client
+    assert (patient._http.retry.max_retries, provider._http.retry.max_retries) == (7, 2)
+
+
+async def test_closing_a_derived_provider_leaves_the_pool_open() -> None:
+    """aclose() on a with_options copy keeps the original usable; the original closes both."""
+    provider = TalkifaiProvider(token=TOKEN)
+    derived = provider.with_options(max_retries=0)
+    await derived.aclose()
+    client = provider._http._client
+    assert not client.is_closed
+    await provider.aclose()
+    assert client.is_closed
+
+
+def test_with_options_checks_its_options() -> None:
+    """A bad timeout or max_retries in with_options is a ConfigurationError."""
+    provider = TalkifaiProvider(token=TOKEN)
+    with pytest.raises(ConfigurationError, match="max_retries"):
+        provider.with_options(max_retries=-1)
+    with pytest.raises(ConfigurationError, match="timeout"):
+        provider.with_options(timeout=float("nan"))
+
+
+def test_an_unknown_option_is_a_type_error() -> None:
+    """A misspelt shared option fails as Python fails for any unknown keyword."""
+    with pytest.raises(TypeError, match="max_retry"):
+        TalkifaiProvider(token=TOKEN, max_retry=3)  # type: ignore[call-arg]

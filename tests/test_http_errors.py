@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import httpx2
 import pytest
 
-from backscroll import errors
-from backscroll._http import HTTPCore
+from backscroll import ConvaiProvider, CursorProvider, TalkifaiProvider, errors
+from backscroll._http import DEFAULT_ERROR_KEYS, HTTPCore
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 pytestmark = pytest.mark.anyio
+
+#: The client library under test, set per test by the `library` fixture: the same tests
+#: run with httpx and with httpx2, whose classes are distinct.
+http = httpx
+
+
+@pytest.fixture(
+    autouse=True, params=[pytest.param(httpx, id="httpx"), pytest.param(httpx2, id="httpx2")]
+)
+def library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Run each test once per client library."""
+    module: ModuleType = request.param
+    monkeypatch.setattr(sys.modules[__name__], "http", module)
+    return module
+
 
 BASE = "https://api.example-ai.com/v1"
 URL = BASE + "/chat/history"
@@ -24,13 +44,15 @@ def make_core(
     *,
     send_request_id: bool = False,
     client: httpx.AsyncClient | None = None,
+    error_keys: tuple[str, ...] = DEFAULT_ERROR_KEYS,
 ) -> HTTPCore:
     """An HTTPCore without retries on a MockTransport."""
     return HTTPCore(
+        error_keys=error_keys,
         provider="cursor",
         base_url=BASE,
         credential_hint="pass api_key= or set EXAMPLE_AI_API_KEY",
-        http_client=client or httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        http_client=client or http.AsyncClient(transport=http.MockTransport(handler)),
         max_retries=0,
         send_request_id=send_request_id,
     )
@@ -63,7 +85,7 @@ async def fail_with(response: httpx.Response, **kwargs: Any) -> errors.APIStatus
 )
 async def test_status_maps_to_its_error_class(status: int, cls: type[Exception]) -> None:
     """Each status raises exactly its documented class, with status_code and provider set."""
-    exc = await fail_with(httpx.Response(status, json={"detail": "nope"}))
+    exc = await fail_with(http.Response(status, json={"detail": "nope"}))
     assert type(exc) is cls
     assert exc.status_code == status
     assert exc.provider == "cursor"
@@ -71,21 +93,32 @@ async def test_status_maps_to_its_error_class(status: int, cls: type[Exception])
 
 
 @pytest.mark.parametrize(
-    ("body", "text"),
+    ("keys", "body", "text"),
     [
-        ({"ERROR": "Invalid API key provided."}, "Invalid API key provided."),
-        ({"detail": "Session not found or expired"}, "Session not found or expired"),
         (
+            ConvaiProvider.error_keys,
+            {"ERROR": "Invalid API key provided."},
+            "Invalid API key provided.",
+        ),
+        (
+            TalkifaiProvider.error_keys,
+            {"detail": "Session not found or expired"},
+            "Session not found or expired",
+        ),
+        (
+            CursorProvider.error_keys,
             {"status": "error", "message": "Conversation not found: con_9s2kd81.", "data": None},
             "Conversation not found: con_9s2kd81.",
         ),
-        ({"error": "quota exceeded"}, "quota exceeded"),
+        (DEFAULT_ERROR_KEYS, {"error": "quota exceeded"}, "quota exceeded"),
     ],
     ids=["convai", "talkifai", "cursor", "error"],
 )
-async def test_vendor_error_text_is_quoted(body: dict[str, Any], text: str) -> None:
-    """The vendor's own error text appears in the message and in vendor_message."""
-    exc = await fail_with(httpx.Response(404, json=body))
+async def test_vendor_error_text_is_quoted(
+    keys: tuple[str, ...], body: dict[str, Any], text: str
+) -> None:
+    """The vendor's own error text, under the keys its provider declares, is quoted."""
+    exc = await fail_with(http.Response(404, json=body), error_keys=keys)
     assert text in str(exc)
     assert exc.vendor_message == text
 
@@ -93,7 +126,7 @@ async def test_vendor_error_text_is_quoted(body: dict[str, Any], text: str) -> N
 async def test_structured_vendor_error_is_quoted_as_json() -> None:
     """A validation error given as a list of objects is quoted as compact JSON."""
     detail = [{"loc": ["query", "limit"], "msg": "must be <= 100"}]
-    exc = await fail_with(httpx.Response(400, json={"detail": detail}))
+    exc = await fail_with(http.Response(400, json={"detail": detail}))
     assert exc.vendor_message == json.dumps(detail)
     assert "must be <= 100" in str(exc)
 
@@ -101,14 +134,14 @@ async def test_structured_vendor_error_is_quoted_as_json() -> None:
 async def test_a_non_json_error_body_is_quoted_as_text() -> None:
     """An HTML error page from a proxy is quoted (its start) as text."""
     page = "<html><body><h1>502 Bad Gateway</h1></body></html>"
-    exc = await fail_with(httpx.Response(502, text=page, headers={"Content-Type": "text/html"}))
+    exc = await fail_with(http.Response(502, text=page, headers={"Content-Type": "text/html"}))
     assert type(exc) is errors.ServerError
     assert "502 Bad Gateway" in str(exc)
 
 
 async def test_a_long_vendor_text_is_cut_short() -> None:
     """A vendor text of 100 kB is quoted in part, so messages stay readable."""
-    exc = await fail_with(httpx.Response(500, json={"message": "x" * 100_000}))
+    exc = await fail_with(http.Response(500, json={"message": "x" * 100_000}))
     assert exc.vendor_message is not None
     assert len(exc.vendor_message) <= 300
     assert len(str(exc)) < 1000
@@ -116,7 +149,7 @@ async def test_a_long_vendor_text_is_cut_short() -> None:
 
 async def test_an_empty_error_body_still_reports_the_status() -> None:
     """Without any body the status and reason phrase make the message."""
-    exc = await fail_with(httpx.Response(503))
+    exc = await fail_with(http.Response(503))
     assert exc.vendor_message is None
     assert "503 Service Unavailable" in str(exc)
 
@@ -130,7 +163,7 @@ async def test_a_huge_undecodable_error_body_still_reports_the_status() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         del request
-        return httpx.Response(500, content=garbage(), headers={"Content-Encoding": "gzip"})
+        return http.Response(500, content=garbage(), headers={"Content-Encoding": "gzip"})
 
     core = make_core(handler)
     core.max_response_bytes = 1000
@@ -151,13 +184,13 @@ async def test_a_huge_undecodable_error_body_still_reports_the_status() -> None:
 )
 async def test_message_says_what_to_do(status: int, hint: str) -> None:
     """Each status's message ends with advice on what to do next."""
-    exc = await fail_with(httpx.Response(status))
+    exc = await fail_with(http.Response(status))
     assert hint in str(exc)
 
 
 async def test_message_names_the_method_and_path() -> None:
     """The message says which request failed (method and path, without the query)."""
-    exc = await fail_with(httpx.Response(404))
+    exc = await fail_with(http.Response(404))
     assert "GET /v1/chat/history" in str(exc)
     assert "con_1" not in str(exc)
 
@@ -165,7 +198,7 @@ async def test_message_names_the_method_and_path() -> None:
 @pytest.mark.parametrize("header", ["X-Request-Id", "Request-Id"])
 async def test_request_id_comes_from_the_response(header: str) -> None:
     """The vendor's request id header becomes request_id and is named in the message."""
-    exc = await fail_with(httpx.Response(500, headers={header: "req_vendor_42"}))
+    exc = await fail_with(http.Response(500, headers={header: "req_vendor_42"}))
     assert exc.request_id == "req_vendor_42"
     assert "req_vendor_42" in str(exc)
 
@@ -176,7 +209,7 @@ async def test_request_id_falls_back_to_the_one_sent() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(request.headers["X-Request-Id"])
-        return httpx.Response(500)
+        return http.Response(500)
 
     core = make_core(handler, send_request_id=True)
     with pytest.raises(errors.ServerError) as info:
@@ -188,7 +221,7 @@ async def test_request_id_falls_back_to_the_one_sent() -> None:
 
 async def test_request_id_is_none_when_nobody_set_one() -> None:
     """Without any request id, request_id is None."""
-    exc = await fail_with(httpx.Response(404))
+    exc = await fail_with(http.Response(404))
     assert exc.request_id is None
 
 
@@ -198,7 +231,7 @@ async def test_a_request_id_is_sent_fresh_on_each_request() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         sent.append(request.headers["X-Request-Id"])
-        return httpx.Response(200, json={})
+        return http.Response(200, json={})
 
     core = make_core(handler, send_request_id=True)
     await core.request_json("GET", URL)
@@ -214,13 +247,13 @@ async def test_redirect_is_an_error_and_not_followed(status: int, follow: bool) 
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request.url)
-        return httpx.Response(status, headers={"Location": "https://evil.example/steal"})
+        return http.Response(status, headers={"Location": "https://evil.example/steal"})
 
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler), follow_redirects=follow)
+    client = http.AsyncClient(transport=http.MockTransport(handler), follow_redirects=follow)
     core = make_core(handler, client=client)
     with pytest.raises(errors.APIStatusError) as info:
         await core.request_json("GET", URL)
     assert type(info.value) is errors.APIStatusError
     assert info.value.status_code == status
     assert "Redirects are not followed" in str(info.value)
-    assert seen == [httpx.URL(URL)]
+    assert [str(url) for url in seen] == [URL]

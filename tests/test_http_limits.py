@@ -4,15 +4,36 @@ from __future__ import annotations
 
 import gzip
 import json
+import sys
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING
 
 import httpx
+import httpx2
 import pytest
 
 from backscroll import errors
 from backscroll._http import HTTPCore
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
 pytestmark = pytest.mark.anyio
+
+#: The client library under test, set per test by the `library` fixture: the same tests
+#: run with httpx and with httpx2, whose classes are distinct.
+http = httpx
+
+
+@pytest.fixture(
+    autouse=True, params=[pytest.param(httpx, id="httpx"), pytest.param(httpx2, id="httpx2")]
+)
+def library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Run each test once per client library."""
+    module: ModuleType = request.param
+    monkeypatch.setattr(sys.modules[__name__], "http", module)
+    return module
+
 
 BASE = "https://api.talkifai.dev"
 URL = BASE + "/v1/chat/sessions/c1/messages"
@@ -27,7 +48,7 @@ def make_core(handler: Handler, *, max_response_bytes: int = CAP) -> HTTPCore:
         provider="talkifai",
         base_url=BASE,
         credential_hint="pass token=",
-        http_client=httpx.AsyncClient(transport=httpx.MockTransport(handler)),
+        http_client=http.AsyncClient(transport=http.MockTransport(handler)),
         max_retries=0,
         max_response_bytes=max_response_bytes,
     )
@@ -50,7 +71,7 @@ class EndlessBody:
 async def test_a_body_over_the_cap_fails_without_being_read_whole() -> None:
     """A 100 MB streamed body stops with ResponseFormatError just past the cap."""
     body = EndlessBody(100 * 1024 * 1024)
-    core = make_core(lambda _: httpx.Response(200, content=body.stream()))
+    core = make_core(lambda _: http.Response(200, content=body.stream()))
     with pytest.raises(errors.ResponseFormatError, match=f"larger than {CAP} bytes"):
         await core.request_json("GET", URL)
     assert CAP < body.pulled <= CAP + 2 * CHUNK
@@ -60,7 +81,7 @@ async def test_a_declared_length_over_the_cap_fails_before_reading() -> None:
     """A Content-Length over the cap fails before a single byte of the body is pulled."""
     body = EndlessBody(100 * 1024 * 1024)
     core = make_core(
-        lambda _: httpx.Response(
+        lambda _: http.Response(
             200, content=body.stream(), headers={"Content-Length": str(body.total)}
         )
     )
@@ -73,7 +94,7 @@ async def test_a_body_just_under_the_cap_is_read() -> None:
     """A JSON body of exactly the cap is accepted."""
     payload = json.dumps({"pad": "x" * (CAP - 11)}).encode()
     assert len(payload) == CAP
-    core = make_core(lambda _: httpx.Response(200, content=payload))
+    core = make_core(lambda _: http.Response(200, content=payload))
     assert await core.request_json("GET", URL) == {"pad": "x" * (CAP - 11)}
 
 
@@ -83,7 +104,7 @@ async def test_a_gzip_body_is_decoded() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         del request
-        return httpx.Response(
+        return http.Response(
             200,
             content=gzip.compress(json.dumps(data).encode()),
             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
@@ -103,7 +124,7 @@ async def test_a_gzip_bomb_is_cut_off_by_its_decoded_size() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         del request
-        return httpx.Response(
+        return http.Response(
             200,
             content=stream(),
             headers={"Content-Encoding": "gzip", "Content-Length": str(len(bomb))},
@@ -121,7 +142,7 @@ async def test_a_corrupt_gzip_body_is_a_response_format_error() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         del request
-        return httpx.Response(200, content=stream(), headers={"Content-Encoding": "gzip"})
+        return http.Response(200, content=stream(), headers={"Content-Encoding": "gzip"})
 
     with pytest.raises(errors.ResponseFormatError, match="does not decode as gzip"):
         await make_core(handler).request_json("GET", URL)
@@ -142,7 +163,7 @@ async def test_a_success_body_that_is_not_json_is_a_response_format_error(
 ) -> None:
     """A 200 whose body is not JSON says so, with the content type and how the body starts."""
     core = make_core(
-        lambda _: httpx.Response(200, content=content, headers={"Content-Type": content_type})
+        lambda _: http.Response(200, content=content, headers={"Content-Type": content_type})
     )
     with pytest.raises(errors.ResponseFormatError) as info:
         await core.request_json("GET", URL)
@@ -155,7 +176,7 @@ async def test_a_success_body_that_is_not_json_is_a_response_format_error(
 
 async def test_an_empty_success_body_says_it_was_empty() -> None:
     """A 200 with no body at all is a ResponseFormatError calling the body empty."""
-    core = make_core(lambda _: httpx.Response(200))
+    core = make_core(lambda _: http.Response(200))
     with pytest.raises(errors.ResponseFormatError, match="empty"):
         await core.request_json("GET", URL)
 
@@ -163,14 +184,14 @@ async def test_an_empty_success_body_says_it_was_empty() -> None:
 async def test_json_with_a_wrong_content_type_is_still_read() -> None:
     """Vendors mislabel JSON; the body decides, not the Content-Type header."""
     core = make_core(
-        lambda _: httpx.Response(200, content=b'{"a": 1}', headers={"Content-Type": "text/plain"})
+        lambda _: http.Response(200, content=b'{"a": 1}', headers={"Content-Type": "text/plain"})
     )
     assert await core.request_json("GET", URL) == {"a": 1}
 
 
 async def test_a_preview_is_short() -> None:
     """The quoted start of an unexpected body is short, however long the body."""
-    core = make_core(lambda _: httpx.Response(200, text="<html>" + "x" * 50_000))
+    core = make_core(lambda _: http.Response(200, text="<html>" + "x" * 50_000))
     with pytest.raises(errors.ResponseFormatError) as info:
         await core.request_json("GET", URL)
     assert len(str(info.value)) < 400
@@ -183,7 +204,7 @@ async def test_a_preview_is_short() -> None:
 )
 async def test_json_python_cannot_hold_is_a_response_format_error(content: bytes) -> None:
     """Nesting deeper than the parser's stack, or a 5000-digit number, is a format error."""
-    core = make_core(lambda _: httpx.Response(200, content=content), max_response_bytes=10**6)
+    core = make_core(lambda _: http.Response(200, content=content), max_response_bytes=10**6)
     with pytest.raises(errors.ResponseFormatError, match="not JSON"):
         await core.request_json("GET", URL)
 

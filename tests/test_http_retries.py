@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+import httpx2
 import pytest
 
+import backscroll.testing
 from backscroll import errors
 from backscroll._http import HTTPCore, RetryPolicy
 
+if TYPE_CHECKING:
+    from types import ModuleType
+
 pytestmark = pytest.mark.anyio
+
+#: The client library under test, set per test by the `library` fixture: the same tests
+#: run with httpx and with httpx2, whose classes are distinct.
+http = httpx
+
+
+@pytest.fixture(
+    autouse=True, params=[pytest.param(httpx, id="httpx"), pytest.param(httpx2, id="httpx2")]
+)
+def library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """Run each test once per client library."""
+    module: ModuleType = request.param
+    monkeypatch.setattr(sys.modules[__name__], "http", module)
+    return module
+
 
 BASE = "https://api.talkifai.dev"
 URL = BASE + "/v1/chat/sessions/c1/messages"
@@ -22,14 +44,14 @@ OK: dict[str, list[object]] = {"messages": []}
 Handler = Callable[[httpx.Request], httpx.Response]
 
 RETRIED_EXCEPTIONS = [
-    httpx.ConnectError,
-    httpx.ReadError,
-    httpx.WriteError,
-    httpx.RemoteProtocolError,
-    httpx.ConnectTimeout,
-    httpx.ReadTimeout,
-    httpx.WriteTimeout,
-    httpx.PoolTimeout,
+    "ConnectError",
+    "ReadError",
+    "WriteError",
+    "RemoteProtocolError",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "WriteTimeout",
+    "PoolTimeout",
 ]
 RETRIED_STATUSES = [408, 409, 429, 500, 502, 503, 504]
 NOT_RETRIED_STATUSES = [400, 401, 403, 404, 422]
@@ -48,31 +70,33 @@ class Vendor:
         self.requests.append(request)
         if len(self.requests) <= self.failures:
             return self.fail(request)
-        return httpx.Response(200, json=OK)
+        return http.Response(200, json=OK)
 
 
 def make_core(handler: Handler, *, max_retries: int = 2) -> tuple[HTTPCore, list[float]]:
     """An HTTPCore on a MockTransport whose sleeps are recorded instead of slept."""
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    sleeps: list[float] = []
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    client = http.AsyncClient(transport=http.MockTransport(handler))
     core = HTTPCore(
         provider="talkifai",
         base_url=BASE,
         credential_hint="pass token=",
         http_client=client,
         max_retries=max_retries,
+        sleep=record,
     )
-    sleeps: list[float] = []
-
-    async def record(seconds: float) -> None:
-        sleeps.append(seconds)
-
-    core._sleep = record
     return core, sleeps
 
 
-def raising(exc_type: type[httpx.TransportError]) -> Handler:
+def raising(exc_name: str) -> Handler:
+    """A handler raising the library's transport error *exc_name*."""
+
     def fail(request: httpx.Request) -> httpx.Response:
-        raise exc_type("simulated", request=request)
+        raise getattr(http, exc_name)("simulated", request=request)
 
     return fail
 
@@ -80,15 +104,15 @@ def raising(exc_type: type[httpx.TransportError]) -> Handler:
 def answering(status: int, headers: dict[str, str] | None = None) -> Handler:
     def fail(request: httpx.Request) -> httpx.Response:
         del request
-        return httpx.Response(status, json={"detail": "try later"}, headers=headers)
+        return http.Response(status, json={"detail": "try later"}, headers=headers)
 
     return fail
 
 
-@pytest.mark.parametrize("exc_type", RETRIED_EXCEPTIONS, ids=lambda e: e.__name__)
-async def test_transport_failures_are_retried(exc_type: type[httpx.TransportError]) -> None:
+@pytest.mark.parametrize("exc_name", RETRIED_EXCEPTIONS)
+async def test_transport_failures_are_retried(exc_name: str) -> None:
     """Connection errors, drops, protocol errors and timeouts are retried until success."""
-    vendor = Vendor(raising(exc_type), failures=2)
+    vendor = Vendor(raising(exc_name), failures=2)
     core, sleeps = make_core(vendor, max_retries=2)
     assert await core.request_json("GET", URL) == OK
     assert len(vendor.requests) == 3
@@ -121,7 +145,7 @@ async def test_client_errors_are_not_retried(status: int) -> None:
 
 async def test_a_local_protocol_error_is_not_retried() -> None:
     """A request httpx refuses to send fails at once: it would fail the same way again."""
-    vendor = Vendor(raising(httpx.LocalProtocolError), failures=99)
+    vendor = Vendor(raising("LocalProtocolError"), failures=99)
     core, sleeps = make_core(vendor, max_retries=3)
     with pytest.raises(errors.APIConnectionError, match=r", 1 attempt\)"):
         await core.request_json("GET", URL)
@@ -239,51 +263,56 @@ async def test_retry_after_http_date_is_capped() -> None:
     assert sleeps == [60.0]
 
 
-@pytest.mark.parametrize(
-    "value", ["Wed, 21 Oct 2015 07:28:00 GMT", "-5"], ids=["past-date", "negative"]
-)
-async def test_retry_after_in_the_past_retries_at_once(value: str) -> None:
-    """A Retry-After that is already over waits zero seconds."""
-    vendor = Vendor(answering(429, {"Retry-After": value}), failures=1)
+async def test_retry_after_in_the_past_retries_at_once() -> None:
+    """A Retry-After date that is already over waits zero seconds."""
+    vendor = Vendor(answering(429, {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), 1)
     core, sleeps = make_core(vendor)
     await core.request_json("GET", URL)
     assert sleeps == [0.0]
 
 
-async def test_unreadable_retry_after_falls_back_to_backoff() -> None:
-    """A Retry-After that is neither seconds nor a date is ignored for the usual backoff."""
-    vendor = Vendor(answering(429, {"Retry-After": "soon"}), failures=1)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Retry-After": "soon"},
+        {"Retry-After": "nan"},
+        {"Retry-After": "-5"},
+        {"Retry-After": "inf"},
+        {"Retry-After": "Wed, 99 Foo 2015 07:28:00 GMT"},
+        {"Retry-After": ""},
+        {"Retry-After-Ms": "nan"},
+        {"Retry-After-Ms": "-100", "Retry-After": "-1"},
+    ],
+    ids=["word", "nan", "negative", "inf", "bad-date", "empty", "ms-nan", "both-negative"],
+)
+async def test_unusable_retry_after_falls_back_to_backoff(headers: dict[str, str]) -> None:
+    """A Retry-After that is not a finite, non-negative number or a date: the usual backoff."""
+    vendor = Vendor(answering(429, headers), failures=1)
     core, sleeps = make_core(vendor)
     await core.request_json("GET", URL)
     assert len(sleeps) == 1
     assert 0.375 <= sleeps[0] <= 0.5
 
 
-@pytest.mark.parametrize("exc_type", [httpx.ConnectTimeout, httpx.ReadTimeout, httpx.PoolTimeout])
-async def test_timeouts_raise_api_timeout_error_after_retries(
-    exc_type: type[httpx.TransportError],
-) -> None:
+@pytest.mark.parametrize("exc_name", ["ConnectTimeout", "ReadTimeout", "PoolTimeout"])
+async def test_timeouts_raise_api_timeout_error_after_retries(exc_name: str) -> None:
     """A timeout on every attempt raises APITimeoutError saying how often it was tried."""
-    vendor = Vendor(raising(exc_type), failures=99)
+    vendor = Vendor(raising(exc_name), failures=99)
     core, _ = make_core(vendor, max_retries=2)
     with pytest.raises(errors.APITimeoutError, match=r"in time .*3 attempts"):
         await core.request_json("GET", URL)
     assert len(vendor.requests) == 3
 
 
-@pytest.mark.parametrize(
-    "exc_type", [httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError]
-)
-async def test_drops_raise_api_connection_error_after_retries(
-    exc_type: type[httpx.TransportError],
-) -> None:
+@pytest.mark.parametrize("exc_name", ["ConnectError", "ReadError", "RemoteProtocolError"])
+async def test_drops_raise_api_connection_error_after_retries(exc_name: str) -> None:
     """A connection failure on every attempt raises APIConnectionError, not a timeout."""
-    vendor = Vendor(raising(exc_type), failures=99)
+    vendor = Vendor(raising(exc_name), failures=99)
     core, _ = make_core(vendor, max_retries=1)
     with pytest.raises(errors.APIConnectionError) as info:
         await core.request_json("GET", URL)
     assert not isinstance(info.value, errors.APITimeoutError)
-    assert exc_type.__name__ in str(info.value)
+    assert exc_name in str(info.value)
     assert "2 attempts" in str(info.value)
     assert info.value.__cause__ is None
     assert info.value.__suppress_context__
@@ -295,14 +324,14 @@ async def test_a_connection_dropped_mid_body_is_retried() -> None:
 
     async def broken_body() -> AsyncIterator[bytes]:
         yield b'{"messages": ['
-        raise httpx.ReadError("connection reset")
+        raise http.ReadError("connection reset")
 
     def handler(request: httpx.Request) -> httpx.Response:
         del request
         calls.append(1)
         if len(calls) == 1:
-            return httpx.Response(200, content=broken_body())
-        return httpx.Response(200, json=OK)
+            return http.Response(200, content=broken_body())
+        return http.Response(200, json=OK)
 
     core, sleeps = make_core(handler)
     assert await core.request_json("GET", URL) == OK
@@ -335,14 +364,10 @@ async def test_provider_exposes_its_retry_count() -> None:
     from backscroll import TalkifaiProvider  # noqa: PLC0415 - kept next to its only use
 
     vendor = Vendor(answering(502), failures=2)
-    client = httpx.AsyncClient(transport=httpx.MockTransport(vendor))
+    client = http.AsyncClient(transport=http.MockTransport(vendor))
     provider = TalkifaiProvider(token="tok-123456", http_client=client)
-
-    async def no_wait(seconds: float) -> None:
-        del seconds
-
-    provider._http._sleep = no_wait
-    assert [m async for m in provider.messages("c1")] == []
+    with backscroll.testing.set_testing(True):
+        assert [m async for m in provider.messages("c1")] == []
     assert provider.retries == 2
 
 
@@ -351,3 +376,24 @@ def test_max_retries_must_be_a_non_negative_integer(bad: Any) -> None:
     """A negative, fractional, string or boolean max_retries is a ConfigurationError."""
     with pytest.raises(errors.ConfigurationError, match="max_retries"):
         HTTPCore(provider="p", base_url=BASE, credential_hint="", max_retries=bad)
+
+
+async def test_retries_are_logged_at_info_without_credentials(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each retry is one INFO line on backscroll's logger; no logger at DEBUG shows the key."""
+    from backscroll import TalkifaiProvider  # noqa: PLC0415 - kept next to its only use
+
+    token = "tkf_logsecret_8d2f0a"
+    vendor = Vendor(answering(503, {"Retry-After": "1"}), failures=2)
+    client = http.AsyncClient(transport=http.MockTransport(vendor))
+    provider = TalkifaiProvider(token=token, http_client=client)
+    with caplog.at_level(logging.DEBUG), backscroll.testing.set_testing(True):
+        assert [m async for m in provider.messages("c1")] == []
+    retries = [r for r in caplog.records if r.name == "backscroll" and r.levelno == logging.INFO]
+    assert [r.getMessage().split(" failed")[0] for r in retries] == [
+        "talkifai GET /v1/chat/sessions/c1/messages"
+    ] * 2
+    assert "retry 1/2 in 1.00s" in retries[0].getMessage()
+    assert all(token not in r.getMessage() for r in caplog.records)
+    assert token not in caplog.text

@@ -24,6 +24,8 @@ from backscroll._protocols import (
     ListsConversations,
     Order,
 )
+from backscroll._provider import ProviderOptions
+from backscroll._ratelimit import RateLimiter
 from backscroll._registry import Setting, Vendor, VendorProvider, vendors
 from backscroll.errors import (
     APIConnectionError,
@@ -79,7 +81,9 @@ __all__ = [
     "PermissionDeniedError",
     "ProgressEvent",
     "ProviderClosedError",
+    "ProviderOptions",
     "RateLimitError",
+    "RateLimiter",
     "ReadOnlyError",
     "ResponseFormatError",
     "Role",

@@ -163,8 +163,6 @@ class Vendor:
         credential: The secret the provider needs.
         settings: More values the provider needs (Convai's character id), in the order
             they are asked for.
-        error_keys: The keys of the vendor's error bodies that hold its error text
-            (``("ERROR",)``), in the order they are tried.
         fake: The sandbox fake, as ``"module:attribute"`` naming a callable that takes the
             `backscroll.sandbox.Sandbox` and returns a `backscroll.sandbox.SandboxFake`;
             ``None`` when the vendor has none. Imported only when a sandbox is made.
@@ -179,7 +177,6 @@ class Vendor:
     summary: str
     credential: Setting
     settings: tuple[Setting, ...] = ()
-    error_keys: tuple[str, ...] = ()
     fake: str | None = None
     paging: str = ""
     distribution: str = "backscroll"

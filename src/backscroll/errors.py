@@ -91,6 +91,8 @@ class APIStatusError(BackscrollError):
         provider: The name of the provider that made the request (``"convai"``, ...).
         request_id: The vendor's request id when it sent one, else ``None``.
         vendor_message: The vendor's own error text (redacted), else ``None``.
+        retry_after: The seconds the vendor asked to wait (``Retry-After``), when it sent a
+            usable value, else ``None``.
     """
 
     def __init__(
@@ -101,12 +103,14 @@ class APIStatusError(BackscrollError):
         provider: str,
         request_id: str | None = None,
         vendor_message: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.provider = provider
         self.request_id = request_id
         self.vendor_message = vendor_message
+        self.retry_after = retry_after
 
     # BaseException pickles by re-calling __init__ with args only, which would drop the
     # keyword-only attributes (and fail without status_code).
@@ -116,6 +120,7 @@ class APIStatusError(BackscrollError):
             "provider": self.provider,
             "request_id": self.request_id,
             "vendor_message": self.vendor_message,
+            "retry_after": self.retry_after,
         }
         return (_rebuild_status_error, (type(self), str(self), attributes))
 

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 from backscroll.errors import ConfigurationError, MissingExtraError
+from backscroll.testing import set_testing
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,12 +54,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @contextlib.contextmanager
 def _retry_waits_off() -> Iterator[None]:
-    # TODO(testing-switch): issues 13.4 and 11.6  # noqa: FIX002, TD003 - a known hook
-    # When backscroll's public testing switch exists (as stamina.set_testing), turn retry
-    # waits off here for the test's length and restore them after: a 429 with Retry-After
-    # from the sandbox's faults should then cost a test no time. The only place the
-    # plugin needs it.
-    yield
+    # A 429 with Retry-After from the sandbox's faults, a retry's backoff and a rate_limit=
+    # pause cost a test no time; everything else (how many retries, what is raised) is as
+    # in production. The only place the plugin needs the switch.
+    with set_testing(True):
+        yield
 
 
 @pytest.fixture

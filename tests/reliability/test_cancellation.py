@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import pytest
 
+import backscroll.testing
 from backscroll import APITimeoutError, ProviderClosedError
 from backscroll.providers import ConvaiProvider, CursorProvider, TalkifaiProvider
 from backscroll.sandbox import (
@@ -216,7 +217,7 @@ async def test_the_providers_timeout_raises_api_timeout_error_and_leaves_nothing
     async with sandbox_provider(
         served.sandbox, vendor, served.url, timeout=0.25, max_retries=1
     ) as provider:
-        provider._http._sleep = no_wait
+        backscroll.testing.set_testing(True)  # no waits; reset by the autouse fixture
         tracker = StreamTracker.install(client_of(provider))
         served.baseline()
         with pytest.raises(APITimeoutError, match=r"did not answer .* in time .*2 attempts"):
@@ -224,10 +225,6 @@ async def test_the_providers_timeout_raises_api_timeout_error_and_leaves_nothing
                 pass
         assert provider.retries == 1
         assert_clean(served, client_of(provider), tracker)
-
-
-async def no_wait(seconds: float) -> None:
-    del seconds
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
@@ -278,7 +275,7 @@ async def test_closing_the_provider_during_an_iteration_leaves_nothing(
     """aclose() from another task mid-request ends the iteration with a BackscrollError."""
     async with serve(vendor, phase, pass_first=1) as served:
         provider = own_provider(vendor, served.url, max_retries=3)
-        provider._http._sleep = no_wait
+        backscroll.testing.set_testing(True)  # no waits; reset by the autouse fixture
         client = client_of(provider)
         tracker = StreamTracker.install(client)
         served.baseline()

@@ -21,17 +21,24 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import anyio
+import httpx
 import pytest
 
-from backscroll._http import RetryPolicy
-from backscroll.sandbox import CONVAI_CHARACTER_ID, Faults, Sandbox
+import backscroll.testing
+from backscroll import ConvaiProvider, CursorProvider, TalkifaiProvider
+from backscroll.sandbox import (
+    CONVAI_API_KEY,
+    CONVAI_CHARACTER_ID,
+    CURSOR_API_KEY,
+    TALKIFAI_TOKEN,
+    Faults,
+    Sandbox,
+)
 
 from .conftest import StreamTracker, leaks, suspended_generators, task_ids
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine
-
-    import httpx
 
     from backscroll import Message
     from backscroll._provider import HTTPProvider
@@ -75,9 +82,9 @@ FAULTS: Final = {
     # As an HTTP-date, whole seconds: 0 says "now", so the wait stays short.
     "convai": survivable(seed=13, retry_after=0, retry_after_format="http-date"),
 }
-#: Backoff for the faults without Retry-After (500, 502, drops): the real policy, jitter
-#: and all, scaled down from half a second to a few milliseconds.
-FAST_BACKOFF: Final = RetryPolicy(max_retries=MAX_RETRIES, initial=0.005, maximum=0.1)
+#: What each provider's client allows an attempt. The retries' waits are off
+#: (backscroll.testing), so the soak tests what is retried, not how long it waits.
+SOAK_TIMEOUT: Final = httpx.Timeout(10.0)
 
 Row = tuple[str, datetime]
 
@@ -199,22 +206,35 @@ async def test_soak_every_read_exactly_once_through_faults() -> None:
     sandbox = Sandbox(seed=0, faults=FAULTS)
     soak = Soak(sandbox)
     started = time.perf_counter()
-    async with (
-        sandbox.serving() as url,
-        sandbox.convai(base_url=url) as convai,
-        sandbox.talkifai(base_url=url) as talkifai,
-        sandbox.cursor(base_url=url) as cursor,
-    ):
+    backscroll.testing.set_testing(True)  # retries without waits; reset by the autouse fixture
+    # Our own clients, so that the test watches their streams without reaching inside.
+    own = [httpx.AsyncClient(timeout=SOAK_TIMEOUT, trust_env=False) for _ in range(3)]
+    async with own[0], own[1], own[2], sandbox.serving() as url:
+        convai = ConvaiProvider(
+            api_key=CONVAI_API_KEY,
+            character_id=CONVAI_CHARACTER_ID,
+            base_url=f"{url}/convai",
+            http_client=own[0],
+            max_retries=MAX_RETRIES,
+        )
+        talkifai = TalkifaiProvider(
+            token=TALKIFAI_TOKEN,
+            base_url=f"{url}/talkifai",
+            http_client=own[1],
+            max_retries=MAX_RETRIES,
+        )
+        cursor = CursorProvider(
+            api_key=CURSOR_API_KEY,
+            base_url=f"{url}/cursor/v1",
+            http_client=own[2],
+            max_retries=MAX_RETRIES,
+        )
         providers: dict[str, HTTPProvider] = {
             "convai": convai,
             "talkifai": talkifai,
             "cursor": cursor,
         }
-        clients: list[tuple[httpx.AsyncClient, StreamTracker]] = []
-        for provider in providers.values():
-            provider._http.retry = FAST_BACKOFF
-            client: httpx.AsyncClient = provider._http._client
-            clients.append((client, StreamTracker.install(client)))
+        clients = [(client, StreamTracker.install(client)) for client in own]
         tasks, generators = task_ids(), suspended_generators()
         with anyio.fail_after(MAX_SECONDS):
             async with anyio.create_task_group() as group:
@@ -223,7 +243,7 @@ async def test_soak_every_read_exactly_once_through_faults() -> None:
         elapsed = time.perf_counter() - started
         left = [leaks(c, t, tasks=tasks, generators=generators) for c, t in clients]
         retries = sum(p.retries for p in providers.values())
-        requests = sum(p._http.stats.requests for p in providers.values())
+        requests = len(sandbox.requests)
     faults: dict[str, int] = {}
     for record in sandbox.requests:
         faults[record.fault] = faults.get(record.fault, 0) + 1

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+import backscroll.testing
 from backscroll import errors
 from backscroll.sandbox import (
     CONVAI_API_KEY,
@@ -387,16 +388,12 @@ async def test_providers_read_through_a_rough_network(sandbox: Sandbox) -> None:
     for target in ("convai", "talkifai", "cursor"):
         sandbox.set_faults(target, plan)
 
-    async def no_wait(seconds: float) -> None:
-        del seconds
-
     async with (
         sandbox.convai(max_retries=20) as convai,
         sandbox.talkifai(max_retries=20) as talkifai,
         sandbox.cursor(max_retries=20) as cursor,
     ):
-        for provider in (convai, talkifai, cursor):
-            provider._http._sleep = no_wait
+        backscroll.testing.set_testing(True)  # no waits; reset by the autouse fixture
         sessions = [c.id async for c in convai.conversations()]
         talkifai_read = [m.content async for m in talkifai.messages("chat_abc123", page_size=10)]
         cursor_read = [m.id async for m in cursor.messages("con_9s2kd81", page_size=10)]

@@ -29,6 +29,24 @@ def test_the_fixture_is_a_fresh_default_sandbox(backscroll_sandbox: Sandbox) -> 
     assert not backscroll_sandbox.requests
 
 
+def test_the_fixture_turns_retry_waits_off_for_the_test(pytester: pytest.Pytester) -> None:
+    """Inside a test using the fixture testing mode is on; after it, off again."""
+    pytester.makepyfile(
+        textwrap.dedent(
+            """
+            import backscroll.testing
+
+            def test_on(backscroll_sandbox):
+                assert backscroll.testing.is_testing()
+
+            def test_off_again():
+                assert not backscroll.testing.is_testing()
+            """
+        )
+    )
+    pytester.runpytest_subprocess("-p", "no:cacheprovider").assert_outcomes(passed=2)
+
+
 @pytest.mark.backscroll_sandbox(seed=3, cursor_sizes=(5,), cursor_quirks=CursorQuirks(max_limit=4))
 def test_the_marker_passes_its_options_to_the_sandbox(backscroll_sandbox: Sandbox) -> None:
     """The marker's keyword arguments become the Sandbox's options."""

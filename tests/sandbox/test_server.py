@@ -13,6 +13,7 @@ import anyio
 import httpx
 import pytest
 
+import backscroll.testing
 from backscroll import errors
 from backscroll.sandbox import (
     CONVAI_API_KEY,
@@ -72,11 +73,8 @@ async def test_a_provider_retries_through_drops_on_a_socket(sandbox: Sandbox) ->
     """With a drop now and then, a provider on a real socket retries and reads everything."""
     sandbox.set_faults("cursor", Faults(drop=0.3, seed=2))
 
-    async def no_wait(seconds: float) -> None:
-        del seconds
-
     async with sandbox.serving() as url, sandbox.cursor(base_url=url, max_retries=10) as cursor:
-        cursor._http._sleep = no_wait
+        backscroll.testing.set_testing(True)  # no waits; reset by the autouse fixture
         read = [m.id async for m in cursor.messages("con_9s2kd81", page_size=10)]
 
     assert sorted(read) == sorted(r["id"] for r in sandbox.data.cursor["con_9s2kd81"])

@@ -76,6 +76,15 @@ def serve(
             rich_help_panel=_FAULTS,
         ),
     ] = 1.0,
+    quota: Annotated[
+        float | None,
+        typer.Option(
+            "--quota",
+            min=0.001,
+            help="Requests per second each vendor serves; above it, 429 with Retry-After.",
+            rich_help_panel=_FAULTS,
+        ),
+    ] = None,
     fault_seed: Annotated[
         int,
         typer.Option("--fault-seed", help="Seeds the fault plan.", rich_help_panel=_FAULTS),
@@ -115,6 +124,7 @@ def serve(
         truncate=truncate_rate,
         latency=latency,
         retry_after=retry_after,
+        quota=quota,
         seed=fault_seed,
     )
     noisy = faults != sandbox.Faults(retry_after=retry_after, seed=fault_seed)

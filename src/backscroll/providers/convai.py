@@ -20,22 +20,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import UTC, datetime, tzinfo
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 
 from backscroll import _fields as f
-from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES
 from backscroll._ids import derived_id
 from backscroll._models import Conversation, Message, Role
 from backscroll._paging import Window, single_page
-from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
 from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import AuthenticationError, BadRequestError, ConfigurationError
 
 if TYPE_CHECKING:
-    import httpx
-
     from backscroll._protocols import Order
 
 __all__ = ["ConvaiProvider"]
@@ -65,12 +62,9 @@ class ConvaiProvider(HTTPProvider):
         api_key: The Convai API key; ``None`` reads ``CONVAI_API_KEY``.
         character_id: The character whose sessions to read.
         base_url: Convai's API root.
-        http_client: Your own `httpx.AsyncClient` (used as is, never closed by the provider).
-        timeout: Seconds, or an `httpx.Timeout`, for each request.
-        max_retries: Retries of a failed request (connection errors, 408/409/429/5xx).
-        timezone: The zone of Convai's naive timestamps (a `tzinfo` or IANA name).
-        allow_insecure_http: Allow a plain ``http://`` base URL to a non-loopback host.
-        max_response_bytes: The largest response body read before failing.
+        **options: The options every provider shares (`ProviderOptions`): ``http_client``,
+            ``timeout``, ``max_retries``, ``rate_limit``, ``timezone``,
+            ``allow_insecure_http``, ``max_response_bytes``.
 
     Raises:
         ConfigurationError: no API key given or in the environment, or a bad option.
@@ -79,6 +73,7 @@ class ConvaiProvider(HTTPProvider):
     """
 
     name: ClassVar[str] = "convai"
+    error_keys: ClassVar[tuple[str, ...]] = ("ERROR", "error")
     # Details is not paged: the page size is moot, kept for the shared signature.
     default_page_size: ClassVar[int] = 1_000_000
     max_page_size: ClassVar[int] = 1_000_000
@@ -89,12 +84,7 @@ class ConvaiProvider(HTTPProvider):
         api_key: str | None = None,
         character_id: str,
         base_url: str = "https://api.convai.com",
-        http_client: httpx.AsyncClient | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        timezone: tzinfo | str = "UTC",
-        allow_insecure_http: bool = False,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        **options: Unpack[ProviderOptions],
     ) -> None:
         key = resolve_credential(api_key, parameter="api_key", env_var=ENV_VAR, provider="convai")
         self.character_id = nonempty_str(character_id, "convai character_id")
@@ -102,12 +92,7 @@ class ConvaiProvider(HTTPProvider):
             base_url=base_url,
             credential_hint=CREDENTIAL.hint(),
             secrets=[key],
-            http_client=http_client,
-            timeout=timeout,
-            max_retries=max_retries,
-            timezone=timezone,
-            allow_insecure_http=allow_insecure_http,
-            max_response_bytes=max_response_bytes,
+            **options,
         )
         self._headers = {"CONVAI-API-KEY": key}
 
@@ -262,7 +247,6 @@ VENDOR: Final = Vendor(
     summary="Convai Chat History: sessions, interactions, deletion",
     credential=CREDENTIAL,
     settings=(CHARACTER,),
-    error_keys=("ERROR",),
     fake="backscroll.sandbox._convai:ConvaiFake",
     paging="none (one response per session)",
 )

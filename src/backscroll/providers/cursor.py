@@ -20,22 +20,19 @@ Vendor quirks, all handled here or in the shared cursor pager:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 
 from backscroll import _fields as f
-from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES
 from backscroll._models import Message, Role
 from backscroll._paging import CursorPage, Window, cursor_pages
-from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
 from backscroll.errors import APIStatusError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
-
-    import httpx
 
     from backscroll._protocols import Order
 
@@ -55,12 +52,9 @@ class CursorProvider(HTTPProvider):
     Args:
         api_key: The bearer API key; ``None`` reads ``EXAMPLE_AI_API_KEY``.
         base_url: The API root, ``/v1`` included.
-        http_client: Your own `httpx.AsyncClient` (used as is, never closed by the provider).
-        timeout: Seconds, or an `httpx.Timeout`, for each request.
-        max_retries: Retries of a failed request (connection errors, 408/409/429/5xx).
-        timezone: The zone of naive timestamps, should the API send any.
-        allow_insecure_http: Allow a plain ``http://`` base URL to a non-loopback host.
-        max_response_bytes: The largest response body read before failing.
+        **options: The options every provider shares (`ProviderOptions`): ``http_client``,
+            ``timeout``, ``max_retries``, ``rate_limit``, ``timezone``,
+            ``allow_insecure_http``, ``max_response_bytes``.
 
     Raises:
         ConfigurationError: no API key given or in the environment, or a bad option.
@@ -69,6 +63,7 @@ class CursorProvider(HTTPProvider):
     """
 
     name: ClassVar[str] = "cursor"
+    error_keys: ClassVar[tuple[str, ...]] = ("message", "error")
     default_page_size: ClassVar[int] = 100
     max_page_size: ClassVar[int] = 100
 
@@ -77,24 +72,14 @@ class CursorProvider(HTTPProvider):
         *,
         api_key: str | None = None,
         base_url: str = "https://api.example-ai.com/v1",
-        http_client: httpx.AsyncClient | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        timezone: tzinfo | str = "UTC",
-        allow_insecure_http: bool = False,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        **options: Unpack[ProviderOptions],
     ) -> None:
         key = resolve_credential(api_key, parameter="api_key", env_var=ENV_VAR, provider="cursor")
         super().__init__(
             base_url=base_url,
             credential_hint=CREDENTIAL.hint(),
             secrets=[key],
-            http_client=http_client,
-            timeout=timeout,
-            max_retries=max_retries,
-            timezone=timezone,
-            allow_insecure_http=allow_insecure_http,
-            max_response_bytes=max_response_bytes,
+            **options,
             send_request_id=True,
         )
         self._headers = {"Authorization": f"Bearer {key}"}
@@ -210,7 +195,6 @@ VENDOR: Final = Vendor(
     provider=CursorProvider,
     summary='cursor-paged GET /chat/history ("example-ai")',
     credential=CREDENTIAL,
-    error_keys=("message",),
     fake="backscroll.sandbox._cursor:CursorFake",
     paging="before/after timestamps",
 )

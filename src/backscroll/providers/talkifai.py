@@ -21,23 +21,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 
 from backscroll import _fields as f
-from backscroll._http import DEFAULT_MAX_RESPONSE_BYTES, encode_path_segment
+from backscroll._http import encode_path_segment
 from backscroll._ids import Occurrences, derived_id
 from backscroll._models import Message, Role
 from backscroll._paging import MAX_STALLS, Window, offset_pages
-from backscroll._provider import HTTPProvider, resolve_credential
+from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
 from backscroll._validate import credential
 from backscroll.errors import ConfigurationError, PaginationError
 
 if TYPE_CHECKING:
-    from datetime import tzinfo
-
-    import httpx
-
     from backscroll._protocols import Order
 
 __all__ = ["TalkifaiProvider"]
@@ -66,12 +62,9 @@ class TalkifaiProvider(HTTPProvider):
         token: The session token, or a callable ``token(conversation_id) -> str`` for
             per-conversation tokens; ``None`` reads ``TALKIFAI_TOKEN``.
         base_url: Talkifai's API root.
-        http_client: Your own `httpx.AsyncClient` (used as is, never closed by the provider).
-        timeout: Seconds, or an `httpx.Timeout`, for each request.
-        max_retries: Retries of a failed request (connection errors, 408/409/429/5xx).
-        timezone: The zone of naive timestamps, should Talkifai send any.
-        allow_insecure_http: Allow a plain ``http://`` base URL to a non-loopback host.
-        max_response_bytes: The largest response body read before failing.
+        **options: The options every provider shares (`ProviderOptions`): ``http_client``,
+            ``timeout``, ``max_retries``, ``rate_limit``, ``timezone``,
+            ``allow_insecure_http``, ``max_response_bytes``.
 
     Raises:
         ConfigurationError: no token given or in the environment, or a bad option.
@@ -80,6 +73,7 @@ class TalkifaiProvider(HTTPProvider):
     """
 
     name: ClassVar[str] = "talkifai"
+    error_keys: ClassVar[tuple[str, ...]] = ("detail", "error")
     default_page_size: ClassVar[int] = 100
     max_page_size: ClassVar[int] = 100
     # A one-message page cannot tell a repeated page from a double-sent message.
@@ -90,12 +84,7 @@ class TalkifaiProvider(HTTPProvider):
         *,
         token: str | Callable[[str], str] | None = None,
         base_url: str = "https://api.talkifai.dev",
-        http_client: httpx.AsyncClient | None = None,
-        timeout: float | httpx.Timeout | None = None,
-        max_retries: int = 2,
-        timezone: tzinfo | str = "UTC",
-        allow_insecure_http: bool = False,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        **options: Unpack[ProviderOptions],
     ) -> None:
         if callable(token):
             self._token_for: Callable[[str], str] = token
@@ -110,12 +99,7 @@ class TalkifaiProvider(HTTPProvider):
             base_url=base_url,
             credential_hint=CREDENTIAL.hint(),
             secrets=secrets,
-            http_client=http_client,
-            timeout=timeout,
-            max_retries=max_retries,
-            timezone=timezone,
-            allow_insecure_http=allow_insecure_http,
-            max_response_bytes=max_response_bytes,
+            **options,
         )
 
     def _headers(self, conversation_id: str) -> dict[str, str]:
@@ -289,7 +273,6 @@ VENDOR: Final = Vendor(
     provider=TalkifaiProvider,
     summary="Talkifai GET /v1/chat/sessions/{id}/messages",
     credential=CREDENTIAL,
-    error_keys=("detail",),
     fake="backscroll.sandbox._talkifai:TalkifaiFake",
     paging="offset/limit",
 )

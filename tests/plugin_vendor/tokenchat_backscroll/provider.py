@@ -85,7 +85,6 @@ VENDOR: Final = Vendor(
     provider=TokenChatProvider,
     summary="tokenchat GET /conversations/{id}/messages (a plugin)",
     credential=CREDENTIAL,
-    error_keys=("error",),
     fake="tokenchat_backscroll.fake:TokenChatFake",
     paging="page tokens",
 )
