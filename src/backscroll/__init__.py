@@ -12,6 +12,15 @@ from __future__ import annotations
 
 from backscroll import errors
 from backscroll._converter import from_dict, to_dict
+from backscroll._follow import (
+    Follower,
+    Following,
+    FollowsConversations,
+    FollowState,
+    Polled,
+    follow,
+    follow_many,
+)
 from backscroll._migration.engine import migrate
 from backscroll._migration.report import ConversationFailure, MigrationReport, ProgressEvent
 from backscroll._migration.shards import shard_of
@@ -58,6 +67,10 @@ __all__ = [
     "ConversionError",
     "CursorProvider",
     "DeletesConversations",
+    "FollowState",
+    "Follower",
+    "Following",
+    "FollowsConversations",
     "ListsConversations",
     "Message",
     "MigrationReport",
@@ -65,6 +78,7 @@ __all__ = [
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
+    "Polled",
     "ProgressEvent",
     "ProviderClosedError",
     "RateLimitError",
@@ -75,6 +89,8 @@ __all__ = [
     "SinkError",
     "TalkifaiProvider",
     "errors",
+    "follow",
+    "follow_many",
     "from_dict",
     "migrate",
     "shard_of",
