@@ -614,6 +614,11 @@ class Following:
             return None
         group.cancel_scope.cancel()
         try:
+            if isinstance(exc, Exception):
+                # The reader's own error: stop the pollers, then let it through as it is
+                # (not wrapped in an exception group).
+                await group.__aexit__(None, None, None)
+                return None
             return await group.__aexit__(exc_type, exc, tb)
         finally:
             self._receive.close()

@@ -6,6 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import anyio.lowlevel
 import attrs
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class FakeClock:
     async def sleep(self, seconds: float) -> None:
         """Record *seconds*, then run the next step."""
         self.waits.append(seconds)
+        await anyio.lowlevel.checkpoint()  # as a real sleep: other tasks get their turn
         if self.steps:
             self.steps.pop(0)()
 
