@@ -353,8 +353,8 @@ class Follower:
         """
         Where the follow stands after the last message yielded; save it to resume.
 
-        ``None`` only when following from now, before the first poll has found the end
-        of the conversation.
+        ``None`` only when following from now, before `start` (or the first message)
+        has found the end of the conversation.
         """
         return None if self._tail is None else self._tail.state
 
@@ -379,10 +379,23 @@ class Follower:
     ) -> None:
         await self.aclose()
 
-    async def _run(self) -> AsyncGenerator[Message, None]:
+    async def start(self) -> FollowState:
+        """
+        Find where the follow starts, without waiting for a message; return that state.
+
+        Following from now, this reads the end of the conversation (iterating does it
+        otherwise). Save the state it returns, and a restart misses nothing that arrives
+        before the first message.
+        """
         if self._tail is None:
             self._tail = await self._from_now()
+        return self._tail.state
+
+    async def _run(self) -> AsyncGenerator[Message, None]:
+        await self.start()
         tail = self._tail
+        if tail is None:  # pragma: no cover - start() set it
+            raise AssertionError
         failures = 0
         while True:
             found = False
@@ -582,25 +595,35 @@ class Following:
             cid: f.state for cid, f in self._followers.items()
         }
         self._group: TaskGroup | None = None
-        send, receive = anyio.create_memory_object_stream[_Item](0)
-        self._send: MemoryObjectSendStream[_Item] = send
-        self._receive: MemoryObjectReceiveStream[_Item] = receive
+        self._receive: MemoryObjectReceiveStream[_Item] | None = None
 
     def __repr__(self) -> str:
         return f"<Following {sorted(self._followers)}>"
 
     @property
-    def states(self) -> Mapping[str, FollowState | None]:
-        """Each conversation's state after the last message received; save them to resume."""
-        return dict(self._states)
+    def states(self) -> Mapping[str, FollowState]:
+        """
+        Each conversation's state after the last message received; save them to resume.
+
+        Known for every conversation from the moment the ``async with`` block is entered.
+        """
+        return {cid: s for cid, s in self._states.items() if s is not None}
 
     async def __aenter__(self) -> Self:
+        # Every start is known before the first message: `states` can be saved at once.
+        failures: list[Exception] = []
+        async with anyio.create_task_group() as starting:
+            for follower in self._followers.values():
+                starting.start_soon(self._start, follower, failures, starting.cancel_scope)
+        if failures:
+            raise failures[0]
+        send, self._receive = anyio.create_memory_object_stream[_Item](0)
         group = anyio.create_task_group()
         await group.__aenter__()
         self._group = group
-        for follower in self._followers.values():
-            group.start_soon(_pump, follower, self._send.clone())
-        self._send.close()
+        with send:
+            for follower in self._followers.values():
+                group.start_soon(_pump, follower, send.clone())
         return self
 
     async def __aexit__(
@@ -621,13 +644,23 @@ class Following:
                 return None
             return await group.__aexit__(exc_type, exc, tb)
         finally:
-            self._receive.close()
+            if self._receive is not None:
+                self._receive.close()
+
+    async def _start(
+        self, follower: Follower, failures: list[Exception], scope: anyio.CancelScope
+    ) -> None:
+        try:
+            self._states[follower.conversation_id] = await follower.start()
+        except Exception as exc:  # noqa: BLE001 - raised by __aenter__, as it is
+            failures.append(exc)
+            scope.cancel()
 
     def __aiter__(self) -> Self:
         return self
 
     async def __anext__(self) -> Message:
-        if self._group is None:
+        if self._group is None or self._receive is None:
             msg = "use follow_many() as `async with backscroll.follow_many(...) as following:`"
             raise RuntimeError(msg)
         try:

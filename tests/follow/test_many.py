@@ -56,9 +56,7 @@ async def test_follow_many_states_resume_every_conversation(
                 first.append(message)
                 if len(first) == 4:
                     break
-            saved = json.dumps(
-                [backscroll.to_dict(s) for s in following.states.values() if s is not None]
-            )
+            saved = json.dumps([backscroll.to_dict(s) for s in following.states.values()])
         sandbox.grow(A, 2)
         sandbox.grow(B, 2)
         states = [backscroll.from_dict(FollowState, d) for d in json.loads(saved)]
