@@ -19,6 +19,7 @@ from typer.core import TyperGroup
 
 from backscroll.cli._demo import demo
 from backscroll.cli._export import export
+from backscroll.cli._follow import follow
 from backscroll.cli._migrate import migrate
 from backscroll.cli._options import UsageError
 from backscroll.cli._progress import one_line
@@ -143,6 +144,7 @@ app = typer.Typer(
 app.callback()(_root)
 app.command("export", no_args_is_help=True)(export)
 app.command("migrate", no_args_is_help=True)(migrate)
+app.command("follow", no_args_is_help=True)(follow)
 app.command("demo")(demo)
 _sandbox = typer.Typer(
     name="sandbox",

@@ -3,15 +3,17 @@
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from backscroll.cli._options import UsageError
+from backscroll.errors import ConfigurationError
 
 __all__ = ["serve"]
 
 _FAULTS = "Faults (every vendor)"
+_GROWTH = "Growth (for backscroll follow)"
 
 
 def serve(
@@ -78,6 +80,31 @@ def serve(
         str,
         typer.Option("--log-level", help="uvicorn's log level: debug, info, warning, error."),
     ] = "info",
+    grow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grow",
+            metavar="VENDOR:ID",
+            help="Add messages to this conversation on a schedule (repeat for more).",
+            show_default=False,
+            rich_help_panel=_GROWTH,
+        ),
+    ] = None,
+    grow_every: Annotated[
+        float,
+        typer.Option(
+            "--grow-every", min=0.01, help="Seconds between growths.", rich_help_panel=_GROWTH
+        ),
+    ] = 5.0,
+    grow_count: Annotated[
+        int,
+        typer.Option(
+            "--grow-count",
+            min=1,
+            help="Messages (Convai: interactions) added each time.",
+            rich_help_panel=_GROWTH,
+        ),
+    ] = 1,
 ) -> None:
     """
     Serve the sandbox's fake Convai, Talkifai and cursor APIs on loopback, until Ctrl-C.
@@ -87,6 +114,8 @@ def serve(
         backscroll sandbox serve
 
         backscroll sandbox serve --port 0 --error-rate 0.2 --latency 0.05
+
+        backscroll sandbox serve --grow cursor:con_9s2kd81 --grow-every 2
 
     Then point backscroll (or curl, or your code) at it, for example:
 
@@ -114,6 +143,7 @@ def serve(
     noisy = faults != sandbox.Faults(retry_after=retry_after, seed=fault_seed)
     plan = dict.fromkeys(("convai", "talkifai", "cursor"), faults) if noisy else None
     served = sandbox.Sandbox(seed=seed, faults=plan)
+    growing = _growth(served, grow or [], grow_every, grow_count)
 
     def ready(url: str) -> None:
         lines = [
@@ -136,3 +166,20 @@ def serve(
     except ImportError:
         msg = "backscroll sandbox serve needs uvicorn: pip install 'backscroll[sandbox]'"
         raise UsageError(msg) from None
+    finally:
+        if growing is not None:
+            growing.set()
+
+
+def _growth(served: Any, specs: list[str], every: float, count: int) -> Any:
+    """Start growing the ``--grow`` conversations; the event that stops it (or ``None``)."""
+    if not specs:
+        return None
+    from backscroll.sandbox._grow import Growth  # noqa: PLC0415 - the sandbox extra
+
+    try:
+        growth = Growth.parse(specs, every=every, count=count)
+        growth.check(served.data)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+    return growth.in_thread(served.data)

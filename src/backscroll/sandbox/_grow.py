@@ -2,11 +2,13 @@
 Growing the sandbox's conversations while they are read: what ``follow`` is tried against.
 
 `grow` appends to one conversation of whichever vendor holds it; `Growth` does it on a
-schedule (``backscroll sandbox serve --grow``), in a task beside the server.
+schedule (``backscroll sandbox serve --grow``), in a thread beside the server: uvicorn
+runs its own loop, and the records are plain lists whose appends are atomic.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -75,9 +77,54 @@ class Growth:
     every: float = 5.0
     count: int = 1
 
+    @classmethod
+    def parse(cls, specs: Sequence[str], *, every: float, count: int) -> Growth:
+        """
+        Read ``VENDOR:CONVERSATION_ID`` specs (``cursor:con_9s2kd81``).
+
+        Raises:
+            ConfigurationError: a spec without a known vendor or an id.
+        """
+        conversations: list[tuple[str, str]] = []
+        for spec in specs:
+            vendor, colon, conversation_id = spec.partition(":")
+            if not colon or vendor not in VENDORS or not conversation_id:
+                msg = (
+                    f"--grow takes VENDOR:CONVERSATION_ID, as in cursor:con_9s2kd81 "
+                    f"(VENDOR one of {', '.join(VENDORS)}); got {spec!r}"
+                )
+                raise ConfigurationError(msg)
+            conversations.append((vendor, conversation_id))
+        return cls(conversations, every, count)
+
+    def check(self, data: SandboxData) -> None:
+        """
+        Grow nothing, but fail now if a conversation cannot be grown.
+
+        Raises:
+            ConfigurationError: a Convai session that does not exist.
+        """
+        for vendor, conversation_id in self.conversations:
+            grow(data, conversation_id, 0, vendor=vendor)
+
+    def step(self, data: SandboxData) -> None:
+        """Grow each conversation once."""
+        for vendor, conversation_id in self.conversations:
+            grow(data, conversation_id, self.count, vendor=vendor)
+
     async def run(self, data: SandboxData, *, sleep: Callable[[float], Any] = anyio.sleep) -> None:
         """Grow until cancelled."""
         while True:
             await sleep(self.every)
-            for vendor, conversation_id in self.conversations:
-                grow(data, conversation_id, self.count, vendor=vendor)
+            self.step(data)
+
+    def in_thread(self, data: SandboxData) -> threading.Event:
+        """Grow in a daemon thread until the returned event is set."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(self.every):
+                self.step(data)
+
+        threading.Thread(target=loop, name="backscroll-sandbox-grow", daemon=True).start()
+        return stop
