@@ -24,6 +24,7 @@ DOCUMENTS = [
     "docs/providers/talkifai.md",
     "docs/providers/cursor.md",
     "docs/concepts/paging.md",
+    "docs/following.md",
     "docs/errors.md",
     "docs/sandbox.md",
 ]

@@ -95,7 +95,7 @@ class FollowState:
         seen: The ids yielded at or after *horizon*, with their ``created_at``.
         position: The vendor's own place in the conversation (JSON-ready), or ``None``.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     conversation_id: str
@@ -141,7 +141,7 @@ class Polled:
         fresh: The vendor knows the message is new (it lies past a position it has
             verified): it is yielded unless seen, even when older than the horizon.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     message: Message
@@ -157,7 +157,7 @@ class FollowsConversations(Protocol):
     Optional: any `ChatHistoryProvider` can be followed; implement this when your vendor
     can resume from a position of its own.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     def poll(self, state: FollowState) -> AsyncIterator[Polled]:
@@ -310,7 +310,7 @@ class Follower:
     An async iterator (``async for``) and an async context manager (``async with``, which
     closes it). After each message, `state` is where a restart should resume.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     def __init__(
@@ -549,7 +549,7 @@ def follow(
     errors, at once for the others (`PaginationError` when the vendor's history moved in
     a way that cannot be followed without loss).
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
     nonempty_str(conversation_id, "conversation_id")
     if since is not None and state is not None:
@@ -586,7 +586,7 @@ class Following:
     per conversation runs in a task group of its own, handing each message over a memory
     object stream with no buffer, so `states` is exact after every message received.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
 
     def __init__(self, followers: Iterable[Follower]) -> None:
@@ -728,7 +728,7 @@ def follow_many(
     Raises:
         ConfigurationError: a bad option, no conversations, or one given twice.
 
-    .. versionadded:: 0.2.0
+    .. versionadded:: 0.1.0
     """
     options: dict[str, Any] = {
         "interval": interval,

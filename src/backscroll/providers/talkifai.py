@@ -257,7 +257,7 @@ class TalkifaiProvider(HTTPProvider):
         explained and `PaginationError` says so, every time, until the follow is started
         afresh.
 
-        .. versionadded:: 0.2.0
+        .. versionadded:: 0.1.0
         """
         return self._poll(state)
 

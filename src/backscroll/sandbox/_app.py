@@ -172,7 +172,7 @@ class Sandbox:
         Returns:
             The new records, as served.
 
-        .. versionadded:: 0.2.0
+        .. versionadded:: 0.1.0
         """
         return grow(self.data, conversation_id, count, vendor=vendor)
 
