@@ -595,6 +595,7 @@ class Following:
             cid: f.state for cid, f in self._followers.items()
         }
         self._group: TaskGroup | None = None
+        self._scopes: list[anyio.CancelScope] = []
         self._receive: MemoryObjectReceiveStream[_Item] | None = None
 
     def __repr__(self) -> str:
@@ -623,7 +624,11 @@ class Following:
         self._group = group
         with send:
             for follower in self._followers.values():
-                group.start_soon(_pump, follower, send.clone())
+                # Each poller in a scope of its own: stopping them must not cancel the
+                # reader, which sits inside the group's scope while the block runs.
+                scope = anyio.CancelScope()
+                self._scopes.append(scope)
+                group.start_soon(_pump, follower, send.clone(), scope)
         return self
 
     async def __aexit__(
@@ -635,7 +640,8 @@ class Following:
         group, self._group = self._group, None
         if group is None:
             return None
-        group.cancel_scope.cancel()
+        for scope in self._scopes:
+            scope.cancel()
         try:
             if isinstance(exc, Exception):
                 # The reader's own error: stop the pollers, then let it through as it is
@@ -674,8 +680,15 @@ class Following:
         return message
 
 
-async def _pump(follower: Follower, send: MemoryObjectSendStream[_Item]) -> None:
+async def _pump(
+    follower: Follower, send: MemoryObjectSendStream[_Item], scope: anyio.CancelScope
+) -> None:
     """Hand one follower's messages (or its error, which ends the whole follow) over."""
+    with scope:
+        await _hand_over(follower, send)
+
+
+async def _hand_over(follower: Follower, send: MemoryObjectSendStream[_Item]) -> None:
     async with send, follower:
         try:
             async for message in follower:
