@@ -615,7 +615,7 @@ class Following:
         failures: list[Exception] = []
         async with anyio.create_task_group() as starting:
             for follower in self._followers.values():
-                starting.start_soon(self._start, follower, failures, starting.cancel_scope)
+                starting.start_soon(self._start, follower, failures)
         if failures:
             raise failures[0]
         send, self._receive = anyio.create_memory_object_stream[_Item](0)
@@ -653,14 +653,12 @@ class Following:
             if self._receive is not None:
                 self._receive.close()
 
-    async def _start(
-        self, follower: Follower, failures: list[Exception], scope: anyio.CancelScope
-    ) -> None:
+    async def _start(self, follower: Follower, failures: list[Exception]) -> None:
+        # No cancelling the others on a failure: that scope holds the entering task too.
         try:
             self._states[follower.conversation_id] = await follower.start()
         except Exception as exc:  # noqa: BLE001 - raised by __aenter__, as it is
             failures.append(exc)
-            scope.cancel()
 
     def __aiter__(self) -> Self:
         return self
