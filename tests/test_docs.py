@@ -25,6 +25,7 @@ DOCUMENTS = [
     "docs/providers/cursor.md",
     "docs/writing-a-provider.md",
     "docs/concepts/paging.md",
+    "docs/following.md",
     "docs/errors.md",
     "docs/sandbox.md",
 ]

@@ -12,6 +12,15 @@ from __future__ import annotations
 
 from backscroll import errors
 from backscroll._converter import from_dict, to_dict
+from backscroll._follow import (
+    Follower,
+    Following,
+    FollowsConversations,
+    FollowState,
+    Polled,
+    follow,
+    follow_many,
+)
 from backscroll._logging import setup_from_environment as _setup_logging
 from backscroll._migration.engine import migrate
 from backscroll._migration.report import ConversationFailure, MigrationReport, ProgressEvent
@@ -69,6 +78,10 @@ __all__ = [
     "ConversionError",
     "CursorProvider",
     "DeletesConversations",
+    "FollowState",
+    "Follower",
+    "Following",
+    "FollowsConversations",
     "Identifiable",
     "ListsConversations",
     "LockedError",
@@ -79,6 +92,7 @@ __all__ = [
     "Order",
     "PaginationError",
     "PermissionDeniedError",
+    "Polled",
     "ProgressEvent",
     "ProviderClosedError",
     "ProviderOptions",
@@ -94,6 +108,8 @@ __all__ = [
     "Vendor",
     "VendorProvider",
     "errors",
+    "follow",
+    "follow_many",
     "from_dict",
     "migrate",
     "shard_of",

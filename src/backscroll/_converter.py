@@ -16,12 +16,13 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.fns import identity
 
+from backscroll._follow import FollowState
 from backscroll._models import Conversation, Message, Role
 from backscroll.errors import ConversionError
 
 __all__ = ["converter", "from_dict", "to_dict"]
 
-T = TypeVar("T", Message, Conversation)
+T = TypeVar("T", Message, Conversation, FollowState)
 
 converter = cattrs.Converter(forbid_extra_keys=True)
 
@@ -123,9 +124,9 @@ converter.register_unstructure_hook(str | None, identity)
 converter.register_unstructure_hook(int | None, identity)
 
 
-def to_dict(obj: Message | Conversation) -> dict[str, Any]:
+def to_dict(obj: Message | Conversation | FollowState) -> dict[str, Any]:
     """
-    Turn a `Message` or `Conversation` into a plain, JSON-compatible dict.
+    Turn a `Message`, `Conversation` or `FollowState` into a plain, JSON-compatible dict.
 
     This is the canonical, lossless form: `JsonlSink` writes it, `from_dict` reads it back.
 
@@ -137,7 +138,7 @@ def to_dict(obj: Message | Conversation) -> dict[str, Any]:
 
 def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     """
-    Build a `Message` or `Conversation` from the dict `to_dict` made.
+    Build a `Message`, `Conversation` or `FollowState` from the dict `to_dict` made.
 
     Raises:
         ConversionError: *data* is not a valid model; the message names the field.

@@ -48,7 +48,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         f"{MARKER}(**options): the options of the Sandbox the backscroll_sandbox fixture "
-        "makes (seed=, convai_sizes=, cursor_quirks=, faults=, ...)",
+        "makes (seed=, faults=, the fakes' sizes and quirks, ...)",
     )
 
 

@@ -22,6 +22,7 @@ from backscroll._hints import spelled_as
 from backscroll._logging import logging_to_stderr
 from backscroll.cli._demo import demo
 from backscroll.cli._export import export
+from backscroll.cli._follow import follow
 from backscroll.cli._migrate import migrate
 from backscroll.cli._options import GENERAL_FLAGS, UsageError, setting_flags
 from backscroll.cli._progress import one_line
@@ -164,6 +165,7 @@ app.command("export", no_args_is_help=True)(export)
 app.command("migrate", no_args_is_help=True)(migrate)
 app.command("conversations", no_args_is_help=True)(conversations)
 app.command("vendors")(list_vendors)
+app.command("follow", no_args_is_help=True)(follow)
 app.command("demo")(demo)
 _sandbox = typer.Typer(
     name="sandbox",

@@ -37,6 +37,7 @@ __all__ = [
     "Since",
     "SourceArgument",
     "copy_command",
+    "vendor_command",
     "vendor_parameters",
     "vendor_settings",
 ]
@@ -252,6 +253,21 @@ def copy_command(command: Callable[..., None]) -> Callable[..., None]:
         settings = vendor_settings(values)
         flags = CopyFlags(**{p.name: values.pop(p.name) for p in own}, settings=settings)
         command(**values, flags=flags)
+
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run
+
+
+def vendor_command(command: Callable[..., None]) -> Callable[..., None]:
+    """Give *command* the vendors' setting flags, which it receives as ``settings``."""
+    own = [p for p in inspect.signature(command).parameters.values() if p.name != "settings"]
+    parameters = own + vendor_parameters()
+
+    @functools.wraps(command)
+    def run(**values: Any) -> None:
+        settings = vendor_settings(values)
+        command(**values, settings=settings)
 
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     run.__annotations__ = {p.name: p.annotation for p in parameters}

@@ -3,12 +3,13 @@
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from backscroll._registry import vendors
 from backscroll.cli._options import UsageError
+from backscroll.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from backscroll.sandbox import Sandbox
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["serve"]
 
 _FAULTS = "Faults (every vendor)"
+_GROWTH = "Growth (for backscroll follow)"
 #: Conversation ids shown per vendor that cannot list its own.
 _SAMPLE_IDS = 3
 
@@ -93,6 +95,31 @@ def serve(
         str,
         typer.Option("--log-level", help="uvicorn's log level: debug, info, warning, error."),
     ] = "info",
+    grow: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grow",
+            metavar="VENDOR:ID",
+            help="Add messages to this conversation on a schedule (repeat for more).",
+            show_default=False,
+            rich_help_panel=_GROWTH,
+        ),
+    ] = None,
+    grow_every: Annotated[
+        float,
+        typer.Option(
+            "--grow-every", min=0.01, help="Seconds between growths.", rich_help_panel=_GROWTH
+        ),
+    ] = 5.0,
+    grow_count: Annotated[
+        int,
+        typer.Option(
+            "--grow-count",
+            min=1,
+            help="Messages (or interactions, where a vendor groups them) added each time.",
+            rich_help_panel=_GROWTH,
+        ),
+    ] = 1,
 ) -> None:
     """
     Serve the sandbox's fake vendor APIs on loopback, until Ctrl-C.
@@ -102,6 +129,8 @@ def serve(
         backscroll sandbox serve
 
         backscroll sandbox serve --port 0 --error-rate 0.2 --latency 0.05
+
+        backscroll sandbox serve --grow cursor:con_9s2kd81 --grow-every 2
 
     Then point backscroll (or curl, or your code) at it, for example:
 
@@ -132,6 +161,7 @@ def serve(
     if noisy:
         for name in served.fakes:
             served.set_faults(name, faults)
+    growing = _growth(served, grow or [], grow_every, grow_count)
 
     def ready(url: str) -> None:
         lines = [f"backscroll sandbox (seed {seed}) serving on {url}"]
@@ -147,6 +177,23 @@ def serve(
     except ImportError:
         msg = "backscroll sandbox serve needs uvicorn: pip install 'backscroll[sandbox]'"
         raise UsageError(msg) from None
+    finally:
+        if growing is not None:
+            growing.set()
+
+
+def _growth(served: Any, specs: list[str], every: float, count: int) -> Any:
+    """Start growing the ``--grow`` conversations; the event that stops it (or ``None``)."""
+    if not specs:
+        return None
+    from backscroll.sandbox._grow import Growth  # noqa: PLC0415 - the sandbox extra
+
+    try:
+        growth = Growth.parse(specs, every=every, count=count)
+        growth.check(served.data)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+    return growth.in_thread(served.data)
 
 
 def _banner(served: "Sandbox", url: str) -> list[str]:

@@ -2,11 +2,8 @@
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
-import functools
-import inspect
 import json
 import sys
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import anyio
@@ -72,22 +69,7 @@ def list_vendors(*, as_json: _AS_JSON = False) -> None:
     sys.stdout.write("".join(f"{line}\n" for line in lines))
 
 
-def _with_vendor_flags(command: Callable[..., None]) -> Callable[..., None]:
-    """Give *command* the vendors' setting flags, which it receives as ``settings``."""
-    own = [p for p in inspect.signature(command).parameters.values() if p.name != "settings"]
-    parameters = own + _flags.vendor_parameters()
-
-    @functools.wraps(command)
-    def run(**values: Any) -> None:
-        settings = _flags.vendor_settings(values)
-        command(**values, settings=settings)
-
-    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    run.__annotations__ = {p.name: p.annotation for p in parameters}
-    return run
-
-
-@_with_vendor_flags
+@_flags.vendor_command
 def conversations(
     vendor: Annotated[
         str,

@@ -18,12 +18,15 @@ Vendor quirks, all handled here or in the shared offset pager:
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 
+import attrs
+
 from backscroll import _fields as f
+from backscroll._follow import FollowState, Polled
 from backscroll._http import encode_path_segment
 from backscroll._ids import Occurrences, derived_id
 from backscroll._models import Message, Role
@@ -229,6 +232,169 @@ class TalkifaiProvider(HTTPProvider):
             # The decoded record is this provider's alone: wrapped read-only, not copied.
             raw=MappingProxyType(record),
         )
+
+    # -- following (`backscroll.follow`) -----------------------------------------------------
+
+    def poll(self, state: FollowState) -> AsyncIterator[Polled]:
+        """
+        Talkifai's follow poll: resume at the offset reached, after checking it still holds.
+
+        The position is the offset where the newest timestamp group began, and that
+        group's records: a poll asks from that offset, and what it finds there must be the
+        group again (one request when nothing is new). Anything past it is new, whatever
+        its timestamp. When the group is not there (a message inserted or deleted before
+        it shifted the offsets), the conversation is read again from the start: messages
+        newer than the follow's horizon are told apart by id, and if more messages now
+        come before the group's time than the ones caught that way, the shift cannot be
+        explained and `PaginationError` says so, every time, until the follow is started
+        afresh.
+
+        .. versionadded:: 0.1.0
+        """
+        return self._poll(state)
+
+    async def _poll(self, state: FollowState) -> AsyncGenerator[Polled, None]:
+        fetch = self._fetcher(state.conversation_id)
+        anchor = _Anchor.read(state.position)
+        if anchor is None:
+            reading = self._read_from(state, fetch, _Anchor(0, []), verify=False)
+            async with aclosing(reading):
+                async for polled in reading:
+                    yield polled
+            return
+        reading = self._read_from(state, fetch, anchor, verify=True)
+        try:
+            async with aclosing(reading):
+                async for polled in reading:
+                    yield polled
+        except _ShiftedError:
+            pass
+        else:
+            return
+        rereading = self._reread(state, fetch, anchor)
+        async with aclosing(rereading):
+            async for polled in rereading:
+                yield polled
+
+    async def _read_from(
+        self,
+        state: FollowState,
+        fetch: Callable[[int, int], Any],
+        anchor: _Anchor,
+        *,
+        verify: bool,
+        old: _Anchor | None = None,
+    ) -> AsyncGenerator[Polled, None]:
+        """
+        From *anchor* on, each record with the position after it.
+
+        With *verify*, the first records must be the anchor's group (else `_ShiftedError`);
+        those after it are fresh. With *old*, the records before *old*'s time keep *old*
+        as their position until `_check_shift` has accepted the shift.
+        """
+        occurrences = Occurrences()
+        conversation_id = state.conversation_id
+        group_start, group = anchor.offset, list[list[Any]]()
+        index = anchor.offset
+        older = caught = 0
+        old_time = None if old is None else self._anchor_time(old)
+        pages = offset_pages(
+            fetch,
+            limit=self.max_page_size,
+            fingerprint=_fingerprint,
+            provider=self.name,
+            start=anchor.offset,
+        )
+        async with aclosing(pages):
+            async for batch in pages:
+                for record in batch:
+                    printed = [record.get(name) for name in _FINGERPRINT]
+                    seen = index - anchor.offset
+                    if verify and seen < len(anchor.group) and printed != anchor.group[seen]:
+                        raise _ShiftedError
+                    if group and printed[0] != group[-1][0]:
+                        group_start, group = index, []
+                    group.append(printed)
+                    index += 1
+                    message = self._message(conversation_id, record, occurrences)
+                    position: Mapping[str, Any] = {"offset": group_start, "group": list(group)}
+                    if old is not None and old_time is not None:
+                        at = message.created_at
+                        if at is not None and at < old_time:
+                            older += 1
+                            caught += not state.covers(message)
+                            yield Polled(message, state.position)
+                            continue
+                        _check_shift(old, older, caught)
+                        old = None
+                    fresh = verify and seen >= len(anchor.group)
+                    yield Polled(message, position, fresh=fresh)
+        if verify and index - anchor.offset < len(anchor.group):
+            raise _ShiftedError  # the conversation shrank
+        if old is not None:
+            _check_shift(old, older, caught)
+
+    async def _reread(
+        self, state: FollowState, fetch: Callable[[int, int], Any], old: _Anchor
+    ) -> AsyncGenerator[Polled, None]:
+        reading = self._read_from(state, fetch, _Anchor(0, []), verify=False, old=old)
+        async with aclosing(reading):
+            async for polled in reading:
+                yield polled
+
+    def _anchor_time(self, anchor: _Anchor) -> Any:
+        if not anchor.group or not isinstance(anchor.group[0][0], str):
+            return None
+        return f.read_timestamp(anchor.group[0][0], assume=self.timezone)
+
+
+class _ShiftedError(Exception):
+    """The records at the saved offset are not the ones saved: the offsets moved."""
+
+
+@attrs.frozen
+class _Anchor:
+    """Talkifai's follow position: where the newest timestamp group began, and its records."""
+
+    offset: int
+    group: list[list[Any]]
+
+    @classmethod
+    def read(cls, position: Mapping[str, Any] | None) -> _Anchor | None:
+        if position is None:
+            return None
+        offset, group = position.get("offset"), position.get("group")
+        if (
+            isinstance(offset, int)
+            and not isinstance(offset, bool)
+            and offset >= 0
+            and isinstance(group, list)
+            and group
+            and all(isinstance(g, list) and len(g) == len(_FINGERPRINT) for g in group)
+        ):
+            return cls(offset, group)
+        msg = (
+            "this follow state's talkifai position is not one talkifai's follow wrote: "
+            "pass the state follower.state gave, or start again with since="
+        )
+        raise ConfigurationError(msg)
+
+
+def _check_shift(old: _Anchor, older: int, caught: int) -> None:
+    """Refuse a shift of the offsets that the messages caught by id do not explain."""
+    inserted = older - old.offset
+    if inserted > caught:
+        msg = (
+            f"talkifai: {inserted} messages now come before the offset this follow reached "
+            f"({old.offset}), and only {caught} of them are new enough to be told apart: "
+            f"{inserted - caught} older messages were inserted earlier in the conversation, "
+            "and follow cannot tell which. Read the conversation again with messages(), "
+            "then follow it afresh (a larger lookback= catches later inserts)."
+        )
+        raise PaginationError(msg)
+
+
+_FINGERPRINT: Final = ("timestamp", "role", "content", "token_count")
 
 
 def _fingerprint(record: Record) -> object:

@@ -36,6 +36,7 @@ from backscroll.sandbox._faults import (
     SandboxTransport,
     Target,
 )
+from backscroll.sandbox._grow import grow
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
@@ -154,6 +155,22 @@ class Sandbox:
     def stale_or(self, key: Hashable, every: int | None, page: Any, stale: Any = None) -> Any:
         """The ``repeat_page_every`` quirk: *page*, or on every n-th call a stale answer."""
         return self._repeater(key, every, page, stale)
+
+    def grow(
+        self, conversation_id: str, count: int = 1, *, vendor: str | None = None
+    ) -> list[dict[str, Any]]:
+        """
+        Append *count* messages (Convai: interactions) to a conversation, as if sent now.
+
+        The vendor is the one that holds *conversation_id* (name it with *vendor* when
+        several do, or to create a Talkifai or cursor-API conversation).
+
+        Returns:
+            The new records, as served.
+
+        .. versionadded:: 0.1.0
+        """
+        return grow(self.data, conversation_id, count, vendor=vendor)
 
     # -- wiring ----------------------------------------------------------------------------
 
