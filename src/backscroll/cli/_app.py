@@ -9,21 +9,22 @@ Nothing prints a traceback: errors are one line on standard error.
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Final
 
 import typer
-from typer.core import TyperGroup
 
 from backscroll._hints import spelled_as
 from backscroll._logging import logging_to_stderr
 from backscroll.cli._demo import demo
 from backscroll.cli._export import export
+from backscroll.cli._help import PlainCommand, PlainGroup
 from backscroll.cli._migrate import migrate
-from backscroll.cli._options import GENERAL_FLAGS, UsageError, setting_flags
+from backscroll.cli._options import HINT_FLAGS, UsageError, setting_flags
 from backscroll.cli._progress import one_line
 from backscroll.cli._run import INTERRUPTED
 from backscroll.cli._sandbox import serve
@@ -44,7 +45,7 @@ _CLICK_EXCEPTION: Final[type[Exception]] = next(
 )
 
 
-class _Group(TyperGroup):
+class _Group(PlainGroup):
     """The root command: runs without standalone mode, to print each failure as one line."""
 
     def main(
@@ -58,7 +59,7 @@ class _Group(TyperGroup):
     ) -> Any:
         try:
             # Hints raised anywhere in the run name this command line's flags.
-            with spelled_as({**setting_flags(), **GENERAL_FLAGS}):
+            with spelled_as({**setting_flags(), **HINT_FLAGS}):
                 result = super().main(
                     args=args,
                     prog_name=prog_name or "backscroll",
@@ -148,6 +149,25 @@ def _root(
     if verbose:
         level = logging.INFO if verbose == 1 else logging.DEBUG
         ctx.with_resource(logging_to_stderr(level))  # undone when the command ends
+    else:
+        ctx.with_resource(_unlogged())
+
+
+@contextlib.contextmanager
+def _unlogged() -> Iterator[None]:
+    """
+    Without ``-v``, the progress and the summary say it all: no warnings from the logger.
+
+    With no handler anywhere, Python's last-resort handler would print the ``backscroll``
+    logger's warnings (a failed conversation) on standard error, once more.
+    """
+    handler = logging.NullHandler()
+    logger = logging.getLogger("backscroll")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 app = typer.Typer(
@@ -160,18 +180,19 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.callback()(_root)
-app.command("export", no_args_is_help=True)(export)
-app.command("migrate", no_args_is_help=True)(migrate)
-app.command("conversations", no_args_is_help=True)(conversations)
-app.command("vendors")(list_vendors)
-app.command("demo")(demo)
+app.command("export", cls=PlainCommand, no_args_is_help=True)(export)
+app.command("migrate", cls=PlainCommand, no_args_is_help=True)(migrate)
+app.command("conversations", cls=PlainCommand, no_args_is_help=True)(conversations)
+app.command("vendors", cls=PlainCommand)(list_vendors)
+app.command("demo", cls=PlainCommand)(demo)
 _sandbox = typer.Typer(
+    cls=PlainGroup,
     name="sandbox",
     help="The sandbox: fake vendor APIs for trying backscroll.",
     rich_markup_mode="markdown",
     no_args_is_help=True,
 )
-_sandbox.command("serve")(serve)
+_sandbox.command("serve", cls=PlainCommand)(serve)
 app.add_typer(_sandbox)
 
 

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GENERAL_FLAGS",
+    "HINT_FLAGS",
     "Connection",
     "Provider",
     "Source",
@@ -40,6 +41,14 @@ Provider: TypeAlias = VendorProvider | JsonlProvider
 GENERAL_FLAGS: Final[Mapping[str, str]] = {
     "base_url": "--base-url",
     "max_retries": "--max-retries",
+    "timeout": "--timeout",
+    "allow_insecure_http": "--allow-insecure-http",
+}
+#: Keywords that hints name, spelled as the command line's flags (see `backscroll._hints`).
+HINT_FLAGS: Final[Mapping[str, str]] = {
+    **GENERAL_FLAGS,
+    "concurrency": "--concurrency",
+    "allow_remote": "--allow-remote",
 }
 
 
@@ -119,6 +128,8 @@ class Connection:
     settings: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     base_url: str | None = None
     max_retries: int | None = None
+    timeout: float | None = None
+    allow_insecure_http: bool = False
 
 
 def parse_source(text: str) -> Source:
@@ -214,6 +225,10 @@ def open_provider(source: Source, connection: Connection) -> Provider:
         options["base_url"] = connection.base_url
     if connection.max_retries is not None:
         options["max_retries"] = connection.max_retries
+    if connection.timeout is not None:
+        options["timeout"] = connection.timeout
+    if connection.allow_insecure_http:
+        options["allow_insecure_http"] = True
     for setting in vendor.all_settings:
         value = connection.settings.get(setting.flag) or os.environ.get(setting.env_var)
         if not value:
@@ -239,6 +254,8 @@ def _check_flags(source: Source, vendor: Vendor | None, connection: Connection) 
         for flag, value in (
             ("--base-url", connection.base_url),
             ("--max-retries", connection.max_retries),
+            ("--timeout", connection.timeout),
+            ("--allow-insecure-http", connection.allow_insecure_http or None),
         )
         if value is not None
     ]

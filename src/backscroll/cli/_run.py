@@ -94,6 +94,8 @@ def run_copy(
             settings=flags.settings,
             base_url=flags.base_url,
             max_retries=flags.max_retries,
+            timeout=flags.timeout,
+            allow_insecure_http=flags.allow_insecure_http,
         ),
         target=target,
         conversation_ids=read_ids(flags.ids or [], flags.ids_file),
