@@ -96,8 +96,7 @@ AllowInsecureHttp = Annotated[
         "--allow-insecure-http",
         metavar="",
         help=(
-            "Allow a plain http:// --base-url off loopback (the credential travels "
-            "unencrypted)."
+            "Allow a plain http:// --base-url off loopback (the credential travels unencrypted)."
         ),
         rich_help_panel=_VENDOR,
     ),
@@ -187,10 +186,7 @@ AsJson = Annotated[
     typer.Option(
         "--json",
         metavar="",
-        help=(
-            "Print the summary as JSON on standard output; a failure too, as "
-            '{"error": {...}}.'
-        ),
+        help=('Print the summary as JSON on standard output; a failure too, as {"error": {...}}.'),
         rich_help_panel=_RUN,
     ),
 ]
