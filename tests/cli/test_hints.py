@@ -41,8 +41,8 @@ def test_a_refused_credential_names_the_flag_and_variable(
         "out.jsonl",
         "--json",
     )
-    assert result.exit_code == 1, result.output
-    reason = _failure(result.stdout)["reason"]
+    assert result.exit_code == 3, result.output
+    reason = json.loads(result.stdout)["stopped_by"]["reason"]
     assert f"pass {flag} or set {env_var}" in reason
     assert "token=" not in reason
     assert "api_key=" not in reason

@@ -25,6 +25,7 @@ __all__ = [
     "GENERAL_FLAGS",
     "HINT_FLAGS",
     "Connection",
+    "FileAccessError",
     "Provider",
     "Source",
     "Target",
@@ -54,6 +55,10 @@ HINT_FLAGS: Final[Mapping[str, str]] = {
 
 class UsageError(Exception):
     """Bad input on the command line: one line for the user, exit status 2."""
+
+
+class FileAccessError(Exception):
+    """A file or folder the command needs cannot be read or written: exit status 4."""
 
 
 @attrs.frozen
@@ -173,10 +178,11 @@ def parse_target(text: str) -> Target:
 
 def check_writable(path: Path, what: str) -> None:
     """
-    Check that *path* can be created: its directory exists and it is not a directory.
+    Check that *path* can be written: its directory exists, and the user may write there.
 
     Raises:
-        UsageError: it cannot.
+        UsageError: *path* is a directory, or its directory does not exist.
+        FileAccessError: the file, or its folder, is not writable for this user.
     """
     if path.is_dir():
         msg = f"{what}: {path} is a directory; name a file"
@@ -185,6 +191,18 @@ def check_writable(path: Path, what: str) -> None:
     if not directory.is_dir():
         msg = f"{what}: the directory {directory} does not exist"
         raise UsageError(msg)
+    if path.exists() and not os.access(path, os.W_OK):
+        msg = (
+            f"{what}: permission denied: {path} is read-only for this user; make it "
+            "writable (chmod u+w) or name another file"
+        )
+        raise FileAccessError(msg)
+    if not path.exists() and not os.access(directory, os.W_OK | os.X_OK):
+        msg = (
+            f"{what}: permission denied: the folder {directory.resolve()} is read-only for "
+            "this user, so no file can be created there; name a file in a writable folder"
+        )
+        raise FileAccessError(msg)
 
 
 def _check_readable(path: Path, what: str) -> None:

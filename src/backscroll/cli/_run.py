@@ -40,10 +40,15 @@ if TYPE_CHECKING:
     from backscroll.cli._flags import CopyFlags
     from backscroll.cli._progress import Tracker
 
-__all__ = ["INTERRUPTED", "CopyPlan", "copy", "run_copy"]
+__all__ = ["INTERRUPTED", "SOME_FAILED", "VENDOR_FAILED", "CopyPlan", "copy", "run_copy"]
 
 #: The exit status after Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED: Final = 130
+#: The exit status when some conversations failed, and when the vendor stopped the run.
+SOME_FAILED: Final = 1
+VENDOR_FAILED: Final = 3
+#: The files SQLite may make beside a database.
+_SQLITE_SIDECARS: Final = ("-journal", "-wal", "-shm")
 #: Failures listed in the text summary; ``--json`` has them all.
 _SHOWN_FAILURES: Final = 20
 
@@ -120,18 +125,52 @@ def copy(plan: CopyPlan, *, as_json: bool, quiet: bool) -> int:
     """
     plan = _checked(plan)
     reporter = Reporter(choose_mode(quiet=quiet))
+    new_files = _new_files(plan)
     try:
         report = anyio.run(_copy, plan, reporter)
     except KeyboardInterrupt:
         _interrupted(plan)
         return INTERRUPTED
+    except BaseException:
+        _remove(new_files)  # the run wrote nothing it could resume from
+        raise
+    left_nothing = not report.ok and _wrote_nothing(report)
+    if left_nothing:
+        _remove(new_files)
     summary = _summary(plan, report)
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
-        sys.stdout.write("".join(f"{line}\n" for line in _text(plan, report)))
+        lines = _text(plan, report, left_nothing=left_nothing)
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
     sys.stdout.flush()
-    return 0 if report.ok else 1
+    if report.ok:
+        return 0
+    return VENDOR_FAILED if report.stopped_by is not None else SOME_FAILED
+
+
+def _new_files(plan: CopyPlan) -> list[Path]:
+    """The files a run may create that do not exist yet: removed if it fails outright."""
+    paths = [plan.target.path]
+    if plan.target.kind == "sqlite":
+        paths += [plan.target.path.with_name(plan.target.path.name + s) for s in _SQLITE_SIDECARS]
+    if plan.checkpoint is not None:
+        paths.append(plan.checkpoint)
+    return [path for path in paths if not path.exists()]
+
+
+def _wrote_nothing(report: MigrationReport) -> bool:
+    return not (
+        report.messages_written
+        or report.conversations_done
+        or report.conversations_skipped
+        or report.deleted
+    )
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _checked(plan: CopyPlan) -> CopyPlan:
@@ -260,7 +299,7 @@ def _summary(plan: CopyPlan, report: MigrationReport) -> dict[str, Any]:
     }
 
 
-def _text(plan: CopyPlan, report: MigrationReport) -> list[str]:
+def _text(plan: CopyPlan, report: MigrationReport, *, left_nothing: bool) -> list[str]:
     counts = (
         f"{plural(report.conversations_done, 'conversation')} copied, "
         f"{plural(report.messages_written, 'message')} written"
@@ -294,7 +333,12 @@ def _text(plan: CopyPlan, report: MigrationReport) -> list[str]:
         if len(failures) > _SHOWN_FAILURES:
             hidden = len(failures) - _SHOWN_FAILURES
             lines.append(f"  ... and {hidden} more (--json lists them all)")
-    if plan.checkpoint is not None:
+    if left_nothing:
+        lines.append(
+            "Nothing was copied, and no new file was left behind: fix what failed, then "
+            "rerun the same command."
+        )
+    elif plan.checkpoint is not None:
         again = "retry the failed ones" if report.failures else "copy what is new"
         lines.append(f"Checkpoint: {plan.checkpoint} (rerun the same command to {again}).")
     return lines
