@@ -289,6 +289,27 @@ def _interrupted(plan: CopyPlan) -> None:
     sys.stderr.write(msg)
 
 
+def _counts(report: MigrationReport, *, up_to_date: bool) -> tuple[str, list[str]]:
+    """The summary's counts, and the details in brackets after them."""
+    if up_to_date:
+        checked = report.conversations_done + report.conversations_skipped
+        counts = f"up to date: {plural(checked, 'conversation')} checked, no new message"
+    else:
+        counts = (
+            f"{plural(report.conversations_done, 'conversation')} copied, "
+            f"{plural(report.messages_written, 'message')} written"
+        )
+    details = []
+    if report.conversations_skipped and not up_to_date:
+        done = plural(report.conversations_skipped, "conversation")
+        details.append(f"{done} finished by the interrupted run")
+    if report.messages_skipped:
+        # Reads overlap what the checkpoint holds, to check it: say so, with counts that add up.
+        again = f"{report.messages_skipped:,} of the {plural(report.messages_read, 'message')}"
+        details.append(f"{again} read were already there")
+    return counts, details
+
+
 def _summary(plan: CopyPlan, report: MigrationReport) -> dict[str, Any]:
     return {
         "source": str(plan.source),
@@ -300,16 +321,8 @@ def _summary(plan: CopyPlan, report: MigrationReport) -> dict[str, Any]:
 
 
 def _text(plan: CopyPlan, report: MigrationReport, *, left_nothing: bool) -> list[str]:
-    counts = (
-        f"{plural(report.conversations_done, 'conversation')} copied, "
-        f"{plural(report.messages_written, 'message')} written"
-    )
-    details = []
-    if report.conversations_skipped:
-        done = plural(report.conversations_skipped, "conversation")
-        details.append(f"{done} finished by the interrupted run")
-    if report.messages_skipped:
-        details.append(f"{plural(report.messages_skipped, 'message')} already there")
+    up_to_date = report.ok and not report.messages_written and not report.deleted
+    counts, details = _counts(report, up_to_date=up_to_date)
     if report.retries:
         details.append(f"{plural(report.retries, 'request')} retried")
     extra = f" ({', '.join(details)})" if details else ""
