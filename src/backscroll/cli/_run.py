@@ -233,7 +233,13 @@ async def _copy(plan: CopyPlan, reporter: Reporter) -> MigrationReport:
     source = open_provider(plan.source, plan.connection)
     async with source:
         target = plan.target
-        with reporter.stage(plan.title, count_finished=not target.resumable) as tracker:
+        ids = plan.conversation_ids
+        with reporter.stage(
+            plan.title,
+            count_finished=not target.resumable,
+            total=None if ids is None else len(ids),
+            observe=lambda: observed(source),
+        ) as tracker:
             if target.kind == "openai" or target.kind == "sharegpt":  # noqa: PLR1714 - narrows
                 return await export_conversations(
                     source,
@@ -267,6 +273,25 @@ async def _migrate(
             delete_after=plan.delete_after,
             on_progress=tracker,
         )
+
+
+def observed(source: object) -> str:
+    """
+    What the source met so far, for the progress display: retries and rate-limit waits.
+
+    Retries are every HTTP provider's ``retries``. Rate-limit waits are read from the
+    provider's ``rate_limiter`` (``waits``, ``waiting``) where it has one: the hook for
+    providers made with ``rate_limit=``.
+    """
+    parts = []
+    retries = getattr(source, "retries", 0)
+    if isinstance(retries, int) and retries:
+        parts.append(f"{retries:,} {'retry' if retries == 1 else 'retries'}")
+    limiter = getattr(source, "rate_limiter", None)
+    waits = getattr(limiter, "waits", 0)
+    if isinstance(waits, int) and waits:
+        parts.append(plural(waits, "rate-limit wait"))
+    return ", ".join(parts)
 
 
 def _pair(shard: Shard | None) -> tuple[int, int] | None:
