@@ -51,6 +51,7 @@ import httpx
 
 from backscroll import errors, testing
 from backscroll._fields import describe
+from backscroll._hints import spell
 from backscroll._ratelimit import RateLimiter, check_rate
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ _E = TypeVar("_E", bound=BaseException)
 _HINTS: Final[Mapping[int, str]] = {
     403: "The credential is valid but may not read this; check its plan or scope.",
     404: "Check the id; the conversation may have been deleted or expired.",
-    429: "Rate limited after all retries; lower concurrency or raise max_retries.",
+    429: "Rate limited after all retries; lower {concurrency} or raise {max_retries}.",
 }
 
 _STATUS_ERRORS: Final[Mapping[int, type[errors.APIStatusError]]] = {
@@ -807,21 +808,22 @@ class HTTPCore:
             seconds = self._attempt_seconds
             msg = (
                 f"{self.provider} did not answer {where} in time (the whole attempt, body "
-                f"included, passed the {seconds:g}s timeout; {tries}). Raise timeout= or "
-                "max_retries=, or try again later."
+                f"included, passed the {seconds:g}s timeout; {tries}). Raise "
+                f"{spell('timeout')} or {spell('max_retries')}, or try again later."
             )
             mapped = errors.APITimeoutError(self.redact(msg))
         elif isinstance(exc, self._lib.timeout):
             msg = (
                 f"{self.provider} did not answer {where} in time ({type(exc).__name__}, "
-                f"{tries}). Raise timeout= or max_retries=, or try again later."
+                f"{tries}). Raise {spell('timeout')} or {spell('max_retries')}, or try again "
+                "later."
             )
             mapped = errors.APITimeoutError(self.redact(msg))
         else:
             detail = self.redact.excerpt(str(exc), _MAX_QUOTED) or "no detail"
             msg = (
                 f"could not reach {self.provider} for {where} ({type(exc).__name__}: "
-                f"{detail}, {tries}). Check the network and base_url."
+                f"{detail}, {tries}). Check the network and {spell('base_url')}."
             )
             mapped = errors.APIConnectionError(self.redact(msg))
         # Read by the retry loop only; not part of the error's public face.
@@ -855,7 +857,7 @@ class HTTPCore:
         said = f": {vendor_text!r}" if vendor_text else ""
         msg = (
             f"{self.provider} answered {status} {reason} to {method} {path}"
-            f"{said}. {self._hint(status)}"
+            f"{said}. {self._hint(status, body)}"
         )
         if request_id:
             msg += f" (request id {request_id})"
@@ -868,14 +870,37 @@ class HTTPCore:
             retry_after=_retry_after(response),
         )
 
-    def _hint(self, status: int) -> str:
+    def _hint(self, status: int, body: bytes) -> str:
         if 300 <= status < 400:  # noqa: PLR2004
-            return "Redirects are not followed: point base_url at the final address."
+            return f"Redirects are not followed: point {spell('base_url')} at the final address."
+        if status == 404 and _no_route(body):  # noqa: PLR2004
+            # Vendors say "not found" in a JSON error body; a page of text, or a bare
+            # {"detail": "Not Found"}, is a web server's or a framework's for a path it has
+            # no route for.
+            return (
+                "The answer is not the vendor's own: no such route, so the base URL or the "
+                f"path is likely wrong. Check {spell('base_url')} (the API's root), then the id."
+            )
         if status == 401:  # noqa: PLR2004
             return f"Check the credential: {self.credential_hint}."
         if status >= 500:  # noqa: PLR2004
             return "The vendor failed after all retries; try again later."
-        return _HINTS.get(status, "Check the request's parameters.")
+        hint = _HINTS.get(status, "Check the request's parameters.")
+        return hint.format(concurrency=spell("concurrency"), max_retries=spell("max_retries"))
+
+
+def _no_route(body: bytes) -> bool:
+    """Whether a 404's body is a server's "no such path" rather than the vendor's answer."""
+    if not body.strip():
+        return False  # some vendors answer a missing id with an empty 404
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return True
+    if not isinstance(data, Mapping):
+        return True
+    texts = [value for value in data.values() if isinstance(value, str)]
+    return texts == ["Not Found"]
 
 
 def _head(body: bytes) -> str:
@@ -952,7 +977,7 @@ def _check_base_url(base_url: str, *, allow_insecure_http: bool) -> str:
     if url.scheme == "http" and not allow_insecure_http and not _is_loopback(url.host):
         msg = (
             f"refusing plain http:// to {url.host}: credentials would travel unencrypted. "
-            "Use https://, or pass allow_insecure_http=True if you really mean it."
+            f"Use https://, or pass {spell('allow_insecure_http', 'True')} if you really mean it."
         )
         raise errors.ConfigurationError(msg)
     return str(url).rstrip("/")

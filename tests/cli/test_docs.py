@@ -55,10 +55,10 @@ def test_the_page_shows_every_command() -> None:
 def test_each_example_uses_real_flags(line: str) -> None:
     """Every flag on an example line is one its command takes."""
     words = shlex.split(line.replace("[", " ").replace("]", " ").replace("|", " "))
-    command = ["sandbox", "serve"] if words[1] == "sandbox" else [words[1]]
-    if words[1].startswith("-"):
-        command = []
-    known = _help(command)
+    # Root options (-v, --version) may come before the command.
+    after = [word for word in words[1:] if not word.startswith("-")]
+    command = [] if not after else ["sandbox", "serve"] if after[0] == "sandbox" else after[:1]
+    known = _help([]) + _help(command)
     for flag in FLAG.findall(line):
         assert flag in known, f"{flag} is not a flag of backscroll {' '.join(command)}"
 

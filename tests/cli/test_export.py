@@ -185,7 +185,7 @@ def test_a_failed_conversation_in_the_text_summary(served: Served) -> None:
     assert result.exit_code == 1
     assert "1 conversation failed:" in result.stdout
     assert "  con_missing: NotFoundError: " in result.stdout
-    assert "rerun the same command to retry the failed ones" in result.stdout
+    assert "no new file was left behind: fix what failed, then rerun" in result.stdout
 
 
 def test_a_checkpoint_under_home_is_expanded(

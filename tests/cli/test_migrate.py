@@ -109,7 +109,7 @@ def test_a_shards_checkpoint_names_the_character(served: Served, tmp_path: Path)
         "character_id": CONVAI_CHARACTER_ID,
     }
     result = invoke(*args, "--character-id", "another-character", env=served.env)
-    assert result.exit_code == 2, result.output
+    assert result.exit_code == 4, result.output  # a file (the checkpoint) it cannot use
     assert "'another-character' here" in result.stderr
 
 
@@ -185,12 +185,12 @@ def test_a_refused_credential_is_never_echoed(served: Served) -> None:
         "--to", "sqlite:h.db", "--json",
     )  # fmt: skip
 
-    # Convai cannot even list: the run fails as a whole, in one line, with status 1.
-    assert listing.exit_code == 1
+    # Convai cannot even list: the vendor fails the run as a whole, in one line, status 3.
+    assert listing.exit_code == 3
     assert listing.stderr.splitlines()[-1].startswith("backscroll: error: ")
     assert "401" in listing.stderr
-    # The cursor API refuses each conversation: listed as a failure, status 1.
-    assert reading.exit_code == 1
+    # The cursor API refuses the first conversation: the run stops there, status 3.
+    assert reading.exit_code == 3
     assert json.loads(reading.stdout)["failures"][0]["error_type"] == "AuthenticationError"
     for result in (listing, reading):
         assert secret not in result.output
@@ -198,7 +198,7 @@ def test_a_refused_credential_is_never_echoed(served: Served) -> None:
 
 
 def test_a_refused_credential_stops_the_run_and_says_so_once(served: Served) -> None:
-    """A wrong --api-key over many ids: one request's failure, one "Stopped" line, status 1."""
+    """A wrong --api-key over many ids: one request's failure, one "Stopped" line, status 3."""
     ids = sorted(served.sandbox.data.cursor)[:9]
     flags = [flag for conversation_id in ids for flag in ("--id", conversation_id)]
     before = len(served.sandbox.requests)
@@ -211,7 +211,7 @@ def test_a_refused_credential_stops_the_run_and_says_so_once(served: Served) -> 
         "--to", "sqlite:h.db", "-q", "--json", "--concurrency", "1", "--max-retries", "0",
     )  # fmt: skip
 
-    assert text.exit_code == as_json.exit_code == 1
+    assert text.exit_code == as_json.exit_code == 3
     assert len(served.sandbox.requests) - before == 2  # one per run, not nine
     stopped = [line for line in text.stdout.splitlines() if line.startswith("Stopped: ")]
     assert len(stopped) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from rich.console import Console
@@ -148,3 +149,46 @@ def test_words() -> None:
     assert plural(1024, "message") == "1,024 messages"
     assert plural(0, "conversation") == "0 conversations"
     assert one_line("a\n  b\tc\r\n") == "a b c"
+
+
+class _Clock:
+    """A fake clock the progress display reads: seconds move only when a test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_known_total_shows_from_the_start_with_rate_eta_and_the_current_conversation() -> None:
+    """Ids given: N/32 from the first frame; rate and ETA by a fake clock; the id being read."""
+    output = io.StringIO()
+    console = Console(file=output, force_terminal=True, width=160, color_system=None)
+    clock = _Clock()
+    reporter = Reporter("bars", console=console, clock=clock)
+    frames = []
+    with reporter.stage("cursor → x.db", total=32, observe=lambda: "2 retries") as tracker:
+        frames.append(output.getvalue())
+        for number in range(8):
+            conversation_id = f"con_{number}"
+            tracker(ProgressEvent(kind="listed", conversation_id=conversation_id))
+            tracker(ProgressEvent(kind="started", conversation_id=conversation_id))
+            clock.now += 0.5
+            tracker(ProgressEvent(kind="written", conversation_id=conversation_id, messages=10))
+            if number == 7:
+                frames.append(output.getvalue())
+            tracker(ProgressEvent(kind="finished", conversation_id=conversation_id, messages=10))
+        frames.append(output.getvalue())
+
+    assert "0/32 conversations" in frames[0]
+    assert "listing" not in output.getvalue()
+    assert not [total for total in re.findall(r"\d+/(\d+) conversations", output.getvalue())
+                if total != "32"]  # fmt: skip
+    assert "con_7" in frames[1]
+    assert "2 retries" in frames[1]
+    last = frames[2].rsplit("cursor → x.db", 1)[1]
+    assert "8/32 conversations" in last
+    assert "2.0 conversations/s" in last  # 8 in 4 fake seconds
+    assert "ETA 0:00:12" in last  # 24 more at 2 a second
+    assert "20.0 messages/s" in last

@@ -194,11 +194,11 @@ def test_a_credential_given_as_a_flag_is_never_echoed() -> None:
     assert secret not in result.output
 
 
-def test_a_damaged_checkpoint_is_one_line_with_status_2() -> None:
-    """A checkpoint that is not JSON stops the run with one error line, status 2."""
+def test_a_damaged_checkpoint_is_one_line_with_status_4() -> None:
+    """A checkpoint that is not JSON stops the run with one error line, status 4 (a file)."""
     result = invoke("migrate", "jsonl:in.jsonl", "--to", "sqlite:x.db", "--checkpoint", "bad.json")
 
-    assert result.exit_code == 2
+    assert result.exit_code == 4
     assert result.stderr.splitlines()[-1].startswith(
         "backscroll: error: the checkpoint bad.json is damaged"
     )

@@ -83,7 +83,7 @@ def test_a_rejected_credential_hint_names_the_flag(served: Served, tmp_path: Pat
     args = [*vendor_args(served, "cursor"), "--id", "con_9s2kd81", "--out", str(out), "--json"]
     result = invoke("export", *args, env={"EXAMPLE_AI_API_KEY": "wrong"})
 
-    assert result.exit_code == 1, result.output
+    assert result.exit_code == 3, result.output  # the vendor stopped the run
     assert "--api-key" in result.output
     assert "EXAMPLE_AI_API_KEY" in result.output
     assert "api_key=" not in result.output

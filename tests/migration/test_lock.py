@@ -112,7 +112,7 @@ async def test_a_failed_run_releases_the_lock(tmp_path: Path) -> None:
 async def test_the_cli_in_another_process_exits_non_zero_naming_the_holder(
     tmp_path: Path,
 ) -> None:
-    """A real second process (the CLI) meets the lock: status 1, the holder's pid and host."""
+    """A real second process (the CLI) meets the lock: status 4 (a file), the holder's pid, host."""
     source = MemoryProvider.build([3, 3])
     export = tmp_path / "export.jsonl"
     async with JsonlSink(export) as sink:
@@ -130,7 +130,7 @@ async def test_the_cli_in_another_process_exits_non_zero_naming_the_holder(
             result = await anyio.run_process(command, check=False)
         gated.release.set()
     stderr = result.stderr.decode()
-    assert result.returncode == 1, stderr
+    assert result.returncode == 4, stderr
     assert stderr.splitlines()[-1].startswith(f"backscroll: error: the JSONL export {target}")
     assert f"process {os.getpid()} on host {socket.gethostname()!r}" in stderr
     assert len(jsonl_keys(target)) == 6

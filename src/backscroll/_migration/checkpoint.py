@@ -12,7 +12,9 @@ finished while a rerun after a complete run checks everything for new messages.
 It names the migration it belongs to: the source (its `backscroll.Identifiable`
 identity: its name, and its base URL, character and file where it has them; never a
 credential) and the sink (its type and resolved file), so that it is never used with
-another source or sink, whose files it would skip or cut.
+another source or sink, whose files it would skip or cut. A file is recorded relative to
+the checkpoint's folder, so that a database moved together with its checkpoint (another
+folder, another machine) keeps its place while either moved alone is refused.
 
 **Why a journal.** Rewriting the whole file at every commit costs what the account
 holds (about 95 bytes per conversation: 19 MB at 200,000 conversations, at every
@@ -168,6 +170,7 @@ class Checkpoint:
         """
         if path is None:
             return cls(path=None, source=source, sink=sink)
+        source, sink = _portable(source, path), _portable(sink, path)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
@@ -177,8 +180,8 @@ class Checkpoint:
             raise CheckpointError(msg) from None
         checkpoint = _parse(path, data)
         differences = [
-            *_differences("source", checkpoint.source, source),
-            *_differences("sink", checkpoint.sink, sink),
+            *_differences("source", _portable(checkpoint.source, path), source),
+            *_differences("sink", _portable(checkpoint.sink, path), sink),
         ]
         if differences:
             msg = (
@@ -289,6 +292,23 @@ def _append(path: Path, line: bytes) -> None:
 
 def _json(data: object) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+def _portable(identity: Identity, checkpoint: Path) -> Identity:
+    """
+    *identity* with its ``path`` relative to the checkpoint's folder, where it can be.
+
+    Moving a database and its checkpoint together keeps them a pair; moving one alone does
+    not. An absolute path recorded by an earlier version compares the same way.
+    """
+    recorded = identity.get("path")
+    if recorded is None or not Path(recorded).is_absolute():
+        return identity
+    try:
+        relative = os.path.relpath(recorded, checkpoint.absolute().parent.resolve())
+    except ValueError:  # another drive, on Windows: only the absolute path names it
+        return identity
+    return {**identity, "path": Path(relative).as_posix()}
 
 
 def _differences(part: str, recorded: Identity, given: Identity) -> list[str]:

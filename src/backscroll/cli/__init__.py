@@ -32,7 +32,8 @@ def main() -> NoReturn:
     Run the command line with ``sys.argv`` and exit with its status.
 
     This is the ``backscroll`` script and ``python -m backscroll``. Statuses: 0 done,
-    1 some conversations (or the run) failed, 2 a usage error, 130 interrupted.
+    1 some conversations failed, 2 a usage error, 3 the vendor failed the run, 4 a file
+    could not be read or written, 130 interrupted.
     """
     try:
         from backscroll.cli._app import run  # noqa: PLC0415 - typer only when the CLI runs

@@ -1,40 +1,63 @@
 """
 The ``backscroll`` application: its commands, and how every failure becomes one line.
 
-Exit statuses: 0 done; 1 some conversations failed, or the run failed as a whole (the
-vendor refused the credential, a file could not be written); 2 bad usage (an unknown
-source, a missing credential, an unreadable file, a bad flag); 130 interrupted.
-Nothing prints a traceback: errors are one line on standard error.
+Exit statuses, one per kind of failure (docs/cli.md lists them):
+
+- 0: done (and ``--help``, ``--version``);
+- 1: the run went through but some conversations failed (the summary lists them; a rerun
+  retries them);
+- 2: bad usage: an unknown source or flag, a missing credential, a bad value;
+- 3: the vendor failed the run as a whole: it refused the credential, or could not be
+  reached or read;
+- 4: a file or folder could not be read or written (permission, disk, a checkpoint that
+  is damaged or another migration's, a lock another run holds);
+- 130: interrupted (Ctrl-C).
+
+Nothing prints a traceback: errors are one line on standard error, and with ``--json`` a
+JSON object on standard output too (``{"error": {"type", "message", "exit_status"}}``).
 """
 
 # No `from __future__ import annotations`: typer reads these annotations at run time.
 
+import contextlib
+import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any, Final
 
 import typer
-from typer.core import TyperGroup
 
 from backscroll._hints import spelled_as
 from backscroll._logging import logging_to_stderr
 from backscroll.cli._demo import demo
 from backscroll.cli._export import export
 from backscroll.cli._follow import follow
+from backscroll.cli._help import PlainCommand, PlainGroup
 from backscroll.cli._migrate import migrate
-from backscroll.cli._options import GENERAL_FLAGS, UsageError, setting_flags
+from backscroll.cli._options import HINT_FLAGS, FileAccessError, UsageError, setting_flags
 from backscroll.cli._progress import one_line
 from backscroll.cli._run import INTERRUPTED
 from backscroll.cli._sandbox import serve
 from backscroll.cli._vendors import conversations, list_vendors
-from backscroll.errors import BackscrollError, CheckpointError, ConfigurationError
+from backscroll.errors import (
+    BackscrollError,
+    CheckpointError,
+    ConfigurationError,
+    ConversionError,
+    LockedError,
+    SinkError,
+)
 
 __all__ = ["app", "run"]
 
 FAILED: Final = 1
 USAGE: Final = 2
+VENDOR: Final = 3
+FILES: Final = 4
+#: Failures of a file or folder, whatever raised them: status `FILES`.
+_FILE_ERRORS: Final = (FileAccessError, CheckpointError, SinkError, LockedError, ConversionError)
 #: Set to 1 to see the traceback of an unexpected error (a bug worth reporting).
 TRACEBACK_ENV_VAR: Final = "BACKSCROLL_TRACEBACK"
 
@@ -45,7 +68,7 @@ _CLICK_EXCEPTION: Final[type[Exception]] = next(
 )
 
 
-class _Group(TyperGroup):
+class _Group(PlainGroup):
     """The root command: runs without standalone mode, to print each failure as one line."""
 
     def main(
@@ -57,9 +80,11 @@ class _Group(TyperGroup):
         windows_expand_args: bool = True,  # noqa: FBT001, FBT002 - click's signature
         **extra: Any,
     ) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        as_json = "--json" in words[: words.index("--")] if "--" in words else "--json" in words
         try:
             # Hints raised anywhere in the run name this command line's flags.
-            with spelled_as({**setting_flags(), **GENERAL_FLAGS}):
+            with spelled_as({**setting_flags(), **HINT_FLAGS}):
                 result = super().main(
                     args=args,
                     prog_name=prog_name or "backscroll",
@@ -73,39 +98,52 @@ class _Group(TyperGroup):
             sys.stderr.write("backscroll: interrupted.\n")
             status = INTERRUPTED
         except Exception as exc:  # noqa: BLE001 - every failure becomes one line
-            status = _report(exc)
+            status = _report(exc, as_json=as_json)
         if standalone_mode:
             sys.exit(status)
         return status
 
 
-def _report(exc: BaseException) -> int:
-    """Print *exc* as one line on standard error; return the exit status it means."""
+def _report(exc: BaseException, *, as_json: bool = False) -> int:
+    """Print *exc* as one line on standard error (and JSON with ``--json``); its status."""
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
-    if isinstance(exc, UsageError | ConfigurationError | CheckpointError):
-        return _say(str(exc), USAGE)
-    if isinstance(exc, BackscrollError):
-        return _say(str(exc), FAILED)
     if isinstance(exc, _CLICK_EXCEPTION):
         message: str = getattr(exc, "format_message", lambda: str(exc))()
-        context = getattr(exc, "ctx", None)
-        path = getattr(context, "command_path", None)
-        hint = f" (see '{path} --help')" if path else ""
-        status = getattr(exc, "exit_code", USAGE)
-        status = status if isinstance(status, int) else USAGE
         if not message.strip():
-            return status  # no arguments: the help was shown, which says it all
-        return _say(f"{message}{hint}", status)
+            return USAGE  # no arguments: the help was shown, which says it all
+        path = getattr(getattr(exc, "ctx", None), "command_path", None)
+        message += f" (see '{path} --help')" if path else ""
+        status = getattr(exc, "exit_code", USAGE)
+        kind, status = "UsageError", status if isinstance(status, int) else USAGE
+    else:
+        kind, message, status = _classify(exc)
+    if as_json:
+        error = {"type": kind, "message": one_line(message), "exit_status": status}
+        sys.stdout.write(json.dumps({"error": error}, indent=2) + "\n")
+        sys.stdout.flush()
+    return _say(message, status)
+
+
+def _classify(exc: BaseException) -> tuple[str, str, int]:
+    """The type shown, the message and the exit status of a failure (see the module doc)."""
+    kind = type(exc).__name__
+    if isinstance(exc, UsageError | ConfigurationError):
+        return kind, str(exc), USAGE
+    if isinstance(exc, BackscrollError | FileAccessError):
+        return kind, str(exc), FILES if isinstance(exc, _FILE_ERRORS) else VENDOR
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        return kind, f"cannot use{where}: {exc.strerror or exc}", FILES
     if isinstance(exc, typer.Abort):
-        return _say("aborted", FAILED)
+        return kind, "aborted", FAILED
     if os.environ.get(TRACEBACK_ENV_VAR) == "1":
         raise exc
-    return _say(
-        f"unexpected {type(exc).__name__}: {exc} (a bug: please report it; "
-        f"{TRACEBACK_ENV_VAR}=1 shows where it happened)",
-        FAILED,
+    message = (
+        f"unexpected {kind}: {exc} (a bug: please report it; "
+        f"{TRACEBACK_ENV_VAR}=1 shows where it happened)"
     )
+    return kind, message, FAILED
 
 
 def _say(message: str, status: int) -> int:
@@ -149,6 +187,25 @@ def _root(
     if verbose:
         level = logging.INFO if verbose == 1 else logging.DEBUG
         ctx.with_resource(logging_to_stderr(level))  # undone when the command ends
+    else:
+        ctx.with_resource(_unlogged())
+
+
+@contextlib.contextmanager
+def _unlogged() -> Iterator[None]:
+    """
+    Without ``-v``, the progress and the summary say it all: no warnings from the logger.
+
+    With no handler anywhere, Python's last-resort handler would print the ``backscroll``
+    logger's warnings (a failed conversation) on standard error, once more.
+    """
+    handler = logging.NullHandler()
+    logger = logging.getLogger("backscroll")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 app = typer.Typer(
@@ -161,19 +218,20 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.callback()(_root)
-app.command("export", no_args_is_help=True)(export)
-app.command("migrate", no_args_is_help=True)(migrate)
-app.command("conversations", no_args_is_help=True)(conversations)
-app.command("vendors")(list_vendors)
-app.command("follow", no_args_is_help=True)(follow)
-app.command("demo")(demo)
+app.command("export", cls=PlainCommand, no_args_is_help=True)(export)
+app.command("migrate", cls=PlainCommand, no_args_is_help=True)(migrate)
+app.command("conversations", cls=PlainCommand, no_args_is_help=True)(conversations)
+app.command("vendors", cls=PlainCommand)(list_vendors)
+app.command("demo", cls=PlainCommand)(demo)
+app.command("follow", cls=PlainCommand, no_args_is_help=True)(follow)
 _sandbox = typer.Typer(
+    cls=PlainGroup,
     name="sandbox",
     help="The sandbox: fake vendor APIs for trying backscroll.",
     rich_markup_mode="markdown",
     no_args_is_help=True,
 )
-_sandbox.command("serve")(serve)
+_sandbox.command("serve", cls=PlainCommand)(serve)
 app.add_typer(_sandbox)
 
 

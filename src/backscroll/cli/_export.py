@@ -10,7 +10,7 @@ from typing import Annotated, Final, Literal
 import typer
 
 from backscroll.cli import _flags
-from backscroll.cli._options import Target, check_writable, parse_source
+from backscroll.cli._options import Target, UsageError, check_writable, parse_source
 from backscroll.cli._run import run_copy
 
 __all__ = ["export"]
@@ -51,6 +51,13 @@ def export(
             ),
         ),
     ] = Format.JSONL,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Replace an --out file that exists (openai and sharegpt are written whole).",
+        ),
+    ] = False,
     flags: _flags.CopyFlags,
 ) -> None:
     """
@@ -67,10 +74,17 @@ def export(
     Credentials come from the environment (CONVAI_API_KEY, TALKIFAI_TOKEN,
     EXAMPLE_AI_API_KEY) or the flags. JSONL exports resume: rerun the same command after
     Ctrl-C or a failure, or later to add what is new. Exit status: 0 done, 1 some
-    conversations failed, 2 bad usage, 130 interrupted.
+    conversations failed, 2 bad usage, 3 the vendor failed the run, 4 a file could not be
+    written, 130 interrupted.
     """
     parsed_source = parse_source(source)
     out = out.expanduser()
     check_writable(out, "--out")
     target = Target(_KINDS[output_format], out)
+    if not target.resumable and out.exists() and not force:
+        msg = (
+            f"--out {out} exists and --format {target.kind} would replace it whole: pass "
+            "--force to replace it, or name another file"
+        )
+        raise UsageError(msg)
     raise typer.Exit(run_copy(parsed_source, target, flags))

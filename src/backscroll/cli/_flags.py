@@ -23,6 +23,7 @@ import typer
 from backscroll._registry import vendors
 
 __all__ = [
+    "AllowInsecureHttp",
     "AsJson",
     "BaseUrl",
     "Checkpoint",
@@ -36,6 +37,7 @@ __all__ = [
     "Shard",
     "Since",
     "SourceArgument",
+    "Timeout",
     "copy_command",
     "vendor_command",
     "vendor_parameters",
@@ -58,6 +60,7 @@ BaseUrl = Annotated[
     str | None,
     typer.Option(
         "--base-url",
+        metavar="URL",
         help=(
             "The vendor API's root URL, e.g. a sandbox's http://127.0.0.1:8765/cursor/v1 "
             "(default: the vendor's own)."
@@ -70,9 +73,32 @@ MaxRetries = Annotated[
     int | None,
     typer.Option(
         "--max-retries",
+        metavar="N",
         min=0,
         help="Retries of a failed request (429, 5xx, dropped connections); default 2.",
         show_default=False,
+        rich_help_panel=_VENDOR,
+    ),
+]
+Timeout = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        min=0.0,
+        help="How long one request may take; default 30 (10 to connect).",
+        show_default=False,
+        rich_help_panel=_VENDOR,
+    ),
+]
+AllowInsecureHttp = Annotated[
+    bool,
+    typer.Option(
+        "--allow-insecure-http",
+        metavar="",
+        help=(
+            "Allow a plain http:// --base-url off loopback (the credential travels unencrypted)."
+        ),
         rich_help_panel=_VENDOR,
     ),
 ]
@@ -80,6 +106,7 @@ Ids = Annotated[
     list[str] | None,
     typer.Option(
         "--id",
+        metavar="ID",
         help=(
             "A conversation to copy; repeat for more. Default: all, from a source that "
             "lists (jsonl:, and the vendors backscroll vendors marks so)."
@@ -92,6 +119,7 @@ IdsFile = Annotated[
     Path | None,
     typer.Option(
         "--ids-file",
+        metavar="FILE",
         help="A file of conversation ids, one per line (# comments allowed; - for stdin).",
         show_default=False,
         rich_help_panel=_SELECTION,
@@ -101,6 +129,7 @@ Since = Annotated[
     str | None,
     typer.Option(
         "--since",
+        metavar="WHEN",
         help=(
             "Only messages from this time on: 2024-09-25 or 2024-09-25T14:00:00Z (UTC if no zone)."
         ),
@@ -123,12 +152,19 @@ Shard = Annotated[
 ]
 Concurrency = Annotated[
     int,
-    typer.Option("--concurrency", min=1, help="Conversations read at once.", rich_help_panel=_RUN),
+    typer.Option(
+        "--concurrency",
+        metavar="N",
+        min=1,
+        help="Conversations read at once.",
+        rich_help_panel=_RUN,
+    ),
 ]
 Checkpoint = Annotated[
     Path | None,
     typer.Option(
         "--checkpoint",
+        metavar="FILE",
         help=(
             "The progress file that makes reruns resume and sync (default: beside the "
             "target, TARGET.SOURCE.checkpoint.json)."
@@ -140,13 +176,19 @@ Checkpoint = Annotated[
 FailFast = Annotated[
     bool,
     typer.Option(
-        "--fail-fast", help="Stop at the first conversation that fails.", rich_help_panel=_RUN
+        "--fail-fast",
+        metavar="",
+        help="Stop at the first conversation that fails.",
+        rich_help_panel=_RUN,
     ),
 ]
 AsJson = Annotated[
     bool,
     typer.Option(
-        "--json", help="Print the summary as JSON on standard output.", rich_help_panel=_RUN
+        "--json",
+        metavar="",
+        help=('Print the summary as JSON on standard output; a failure too, as {"error": {...}}.'),
+        rich_help_panel=_RUN,
     ),
 ]
 Quiet = Annotated[
@@ -154,6 +196,7 @@ Quiet = Annotated[
     typer.Option(
         "--quiet",
         "-q",
+        metavar="",
         help="No progress on standard error, only the summary.",
         rich_help_panel=_RUN,
     ),
@@ -166,6 +209,8 @@ class CopyFlags:
 
     base_url: BaseUrl = None
     max_retries: MaxRetries = None
+    timeout: Timeout = None
+    allow_insecure_http: AllowInsecureHttp = False
     ids: Ids = None
     ids_file: IdsFile = None
     since: Since = None
@@ -201,6 +246,7 @@ def vendor_parameters() -> list[inspect.Parameter]:
         )
         option = typer.Option(
             flag,
+            metavar=flag.removeprefix("--").replace("-", "_").upper(),
             help="; ".join(uses) + "." + caution,
             show_default=False,
             rich_help_panel=_VENDOR,

@@ -52,7 +52,8 @@ def migrate(
 
     Rerun the same command after Ctrl-C, a crash or failures: it resumes from the
     checkpoint. Run it again later and it copies only what is new. Exit status: 0 done,
-    1 some conversations failed, 2 bad usage, 130 interrupted.
+    1 some conversations failed, 2 bad usage, 3 the vendor failed the run, 4 a file could
+    not be written, 130 interrupted.
     """
     parsed_source = parse_source(source)
     target = parse_target(to)

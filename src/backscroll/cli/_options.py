@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GENERAL_FLAGS",
+    "HINT_FLAGS",
     "Connection",
+    "FileAccessError",
     "Provider",
     "Source",
     "Target",
@@ -40,11 +42,23 @@ Provider: TypeAlias = VendorProvider | JsonlProvider
 GENERAL_FLAGS: Final[Mapping[str, str]] = {
     "base_url": "--base-url",
     "max_retries": "--max-retries",
+    "timeout": "--timeout",
+    "allow_insecure_http": "--allow-insecure-http",
+}
+#: Keywords that hints name, spelled as the command line's flags (see `backscroll._hints`).
+HINT_FLAGS: Final[Mapping[str, str]] = {
+    **GENERAL_FLAGS,
+    "concurrency": "--concurrency",
+    "allow_remote": "--allow-remote",
 }
 
 
 class UsageError(Exception):
     """Bad input on the command line: one line for the user, exit status 2."""
+
+
+class FileAccessError(Exception):
+    """A file or folder the command needs cannot be read or written: exit status 4."""
 
 
 @attrs.frozen
@@ -119,6 +133,8 @@ class Connection:
     settings: Mapping[str, str] = attrs.field(factory=dict, repr=False)
     base_url: str | None = None
     max_retries: int | None = None
+    timeout: float | None = None
+    allow_insecure_http: bool = False
 
 
 def parse_source(text: str) -> Source:
@@ -162,10 +178,11 @@ def parse_target(text: str) -> Target:
 
 def check_writable(path: Path, what: str) -> None:
     """
-    Check that *path* can be created: its directory exists and it is not a directory.
+    Check that *path* can be written: its directory exists, and the user may write there.
 
     Raises:
-        UsageError: it cannot.
+        UsageError: *path* is a directory, or its directory does not exist.
+        FileAccessError: the file, or its folder, is not writable for this user.
     """
     if path.is_dir():
         msg = f"{what}: {path} is a directory; name a file"
@@ -174,6 +191,18 @@ def check_writable(path: Path, what: str) -> None:
     if not directory.is_dir():
         msg = f"{what}: the directory {directory} does not exist"
         raise UsageError(msg)
+    if path.exists() and not os.access(path, os.W_OK):
+        msg = (
+            f"{what}: permission denied: {path} is read-only for this user; make it "
+            "writable (chmod u+w) or name another file"
+        )
+        raise FileAccessError(msg)
+    if not path.exists() and not os.access(directory, os.W_OK | os.X_OK):
+        msg = (
+            f"{what}: permission denied: the folder {directory.resolve()} is read-only for "
+            "this user, so no file can be created there; name a file in a writable folder"
+        )
+        raise FileAccessError(msg)
 
 
 def _check_readable(path: Path, what: str) -> None:
@@ -214,6 +243,10 @@ def open_provider(source: Source, connection: Connection) -> Provider:
         options["base_url"] = connection.base_url
     if connection.max_retries is not None:
         options["max_retries"] = connection.max_retries
+    if connection.timeout is not None:
+        options["timeout"] = connection.timeout
+    if connection.allow_insecure_http:
+        options["allow_insecure_http"] = True
     for setting in vendor.all_settings:
         value = connection.settings.get(setting.flag) or os.environ.get(setting.env_var)
         if not value:
@@ -239,6 +272,8 @@ def _check_flags(source: Source, vendor: Vendor | None, connection: Connection) 
         for flag, value in (
             ("--base-url", connection.base_url),
             ("--max-retries", connection.max_retries),
+            ("--timeout", connection.timeout),
+            ("--allow-insecure-http", connection.allow_insecure_http or None),
         )
         if value is not None
     ]

@@ -40,10 +40,15 @@ if TYPE_CHECKING:
     from backscroll.cli._flags import CopyFlags
     from backscroll.cli._progress import Tracker
 
-__all__ = ["INTERRUPTED", "CopyPlan", "copy", "run_copy"]
+__all__ = ["INTERRUPTED", "SOME_FAILED", "VENDOR_FAILED", "CopyPlan", "copy", "run_copy"]
 
 #: The exit status after Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED: Final = 130
+#: The exit status when some conversations failed, and when the vendor stopped the run.
+SOME_FAILED: Final = 1
+VENDOR_FAILED: Final = 3
+#: The files SQLite may make beside a database.
+_SQLITE_SIDECARS: Final = ("-journal", "-wal", "-shm")
 #: Failures listed in the text summary; ``--json`` has them all.
 _SHOWN_FAILURES: Final = 20
 
@@ -94,6 +99,8 @@ def run_copy(
             settings=flags.settings,
             base_url=flags.base_url,
             max_retries=flags.max_retries,
+            timeout=flags.timeout,
+            allow_insecure_http=flags.allow_insecure_http,
         ),
         target=target,
         conversation_ids=read_ids(flags.ids or [], flags.ids_file),
@@ -118,18 +125,52 @@ def copy(plan: CopyPlan, *, as_json: bool, quiet: bool) -> int:
     """
     plan = _checked(plan)
     reporter = Reporter(choose_mode(quiet=quiet))
+    new_files = _new_files(plan)
     try:
         report = anyio.run(_copy, plan, reporter)
     except KeyboardInterrupt:
         _interrupted(plan)
         return INTERRUPTED
+    except BaseException:
+        _remove(new_files)  # the run wrote nothing it could resume from
+        raise
+    left_nothing = not report.ok and _wrote_nothing(report)
+    if left_nothing:
+        _remove(new_files)
     summary = _summary(plan, report)
     if as_json:
         sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     else:
-        sys.stdout.write("".join(f"{line}\n" for line in _text(plan, report)))
+        lines = _text(plan, report, left_nothing=left_nothing)
+        sys.stdout.write("".join(f"{line}\n" for line in lines))
     sys.stdout.flush()
-    return 0 if report.ok else 1
+    if report.ok:
+        return 0
+    return VENDOR_FAILED if report.stopped_by is not None else SOME_FAILED
+
+
+def _new_files(plan: CopyPlan) -> list[Path]:
+    """The files a run may create that do not exist yet: removed if it fails outright."""
+    paths = [plan.target.path]
+    if plan.target.kind == "sqlite":
+        paths += [plan.target.path.with_name(plan.target.path.name + s) for s in _SQLITE_SIDECARS]
+    if plan.checkpoint is not None:
+        paths.append(plan.checkpoint)
+    return [path for path in paths if not path.exists()]
+
+
+def _wrote_nothing(report: MigrationReport) -> bool:
+    return not (
+        report.messages_written
+        or report.conversations_done
+        or report.conversations_skipped
+        or report.deleted
+    )
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _checked(plan: CopyPlan) -> CopyPlan:
@@ -192,7 +233,13 @@ async def _copy(plan: CopyPlan, reporter: Reporter) -> MigrationReport:
     source = open_provider(plan.source, plan.connection)
     async with source:
         target = plan.target
-        with reporter.stage(plan.title, count_finished=not target.resumable) as tracker:
+        ids = plan.conversation_ids
+        with reporter.stage(
+            plan.title,
+            count_finished=not target.resumable,
+            total=None if ids is None else len(ids),
+            observe=lambda: observed(source),
+        ) as tracker:
             if target.kind == "openai" or target.kind == "sharegpt":  # noqa: PLR1714 - narrows
                 return await export_conversations(
                     source,
@@ -228,6 +275,25 @@ async def _migrate(
         )
 
 
+def observed(source: object) -> str:
+    """
+    What the source met so far, for the progress display: retries and rate-limit waits.
+
+    Retries are every HTTP provider's ``retries``. Rate-limit waits are read from the
+    provider's ``rate_limiter`` (``waits``, ``waiting``) where it has one: the hook for
+    providers made with ``rate_limit=``.
+    """
+    parts = []
+    retries = getattr(source, "retries", 0)
+    if isinstance(retries, int) and retries:
+        parts.append(f"{retries:,} {'retry' if retries == 1 else 'retries'}")
+    limiter = getattr(source, "rate_limiter", None)
+    waits = getattr(limiter, "waits", 0)
+    if isinstance(waits, int) and waits:
+        parts.append(plural(waits, "rate-limit wait"))
+    return ", ".join(parts)
+
+
 def _pair(shard: Shard | None) -> tuple[int, int] | None:
     """``--shard I/N`` as ``migrate(shard=(I, N))``: listed and given ids alike."""
     return None if shard is None else (shard.index, shard.count)
@@ -248,6 +314,27 @@ def _interrupted(plan: CopyPlan) -> None:
     sys.stderr.write(msg)
 
 
+def _counts(report: MigrationReport, *, up_to_date: bool) -> tuple[str, list[str]]:
+    """The summary's counts, and the details in brackets after them."""
+    if up_to_date:
+        checked = report.conversations_done + report.conversations_skipped
+        counts = f"up to date: {plural(checked, 'conversation')} checked, no new message"
+    else:
+        counts = (
+            f"{plural(report.conversations_done, 'conversation')} copied, "
+            f"{plural(report.messages_written, 'message')} written"
+        )
+    details = []
+    if report.conversations_skipped and not up_to_date:
+        done = plural(report.conversations_skipped, "conversation")
+        details.append(f"{done} finished by the interrupted run")
+    if report.messages_skipped:
+        # Reads overlap what the checkpoint holds, to check it: say so, with counts that add up.
+        again = f"{report.messages_skipped:,} of the {plural(report.messages_read, 'message')}"
+        details.append(f"{again} read were already there")
+    return counts, details
+
+
 def _summary(plan: CopyPlan, report: MigrationReport) -> dict[str, Any]:
     return {
         "source": str(plan.source),
@@ -258,17 +345,9 @@ def _summary(plan: CopyPlan, report: MigrationReport) -> dict[str, Any]:
     }
 
 
-def _text(plan: CopyPlan, report: MigrationReport) -> list[str]:
-    counts = (
-        f"{plural(report.conversations_done, 'conversation')} copied, "
-        f"{plural(report.messages_written, 'message')} written"
-    )
-    details = []
-    if report.conversations_skipped:
-        done = plural(report.conversations_skipped, "conversation")
-        details.append(f"{done} finished by the interrupted run")
-    if report.messages_skipped:
-        details.append(f"{plural(report.messages_skipped, 'message')} already there")
+def _text(plan: CopyPlan, report: MigrationReport, *, left_nothing: bool) -> list[str]:
+    up_to_date = report.ok and not report.messages_written and not report.deleted
+    counts, details = _counts(report, up_to_date=up_to_date)
     if report.retries:
         details.append(f"{plural(report.retries, 'request')} retried")
     extra = f" ({', '.join(details)})" if details else ""
@@ -292,7 +371,12 @@ def _text(plan: CopyPlan, report: MigrationReport) -> list[str]:
         if len(failures) > _SHOWN_FAILURES:
             hidden = len(failures) - _SHOWN_FAILURES
             lines.append(f"  ... and {hidden} more (--json lists them all)")
-    if plan.checkpoint is not None:
+    if left_nothing:
+        lines.append(
+            "Nothing was copied, and no new file was left behind: fix what failed, then "
+            "rerun the same command."
+        )
+    elif plan.checkpoint is not None:
         again = "retry the failed ones" if report.failures else "copy what is new"
         lines.append(f"Checkpoint: {plan.checkpoint} (rerun the same command to {again}).")
     return lines

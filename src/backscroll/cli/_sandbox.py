@@ -93,7 +93,11 @@ def serve(
     ] = 0,
     log_level: Annotated[
         str,
-        typer.Option("--log-level", help="uvicorn's log level: debug, info, warning, error."),
+        typer.Option(
+            "--log-level",
+            metavar="LEVEL",
+            help="uvicorn's log level: debug, info, warning, error.",
+        ),
     ] = "info",
     grow: Annotated[
         list[str] | None,
@@ -120,6 +124,16 @@ def serve(
             rich_help_panel=_GROWTH,
         ),
     ] = 1,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help=(
+                "Listen on a --host off loopback. Its credentials are public: anyone who "
+                "reaches the port reads the fake history."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """
     Serve the sandbox's fake vendor APIs on loopback, until Ctrl-C.
@@ -172,7 +186,12 @@ def serve(
 
     try:
         sandbox.serve(
-            host=host, port=port, sandbox=served, log_level=log_level.lower(), on_ready=ready
+            host=host,
+            port=port,
+            sandbox=served,
+            log_level=log_level.lower(),
+            on_ready=ready,
+            allow_remote=allow_remote,
         )
     except ImportError:
         msg = "backscroll sandbox serve needs uvicorn: pip install 'backscroll[sandbox]'"

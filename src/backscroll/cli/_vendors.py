@@ -80,6 +80,8 @@ def conversations(
     *,
     base_url: _flags.BaseUrl = None,
     max_retries: _flags.MaxRetries = None,
+    timeout: _flags.Timeout = None,
+    allow_insecure_http: _flags.AllowInsecureHttp = False,
     limit: Annotated[
         int | None,
         typer.Option("--limit", min=1, help="At most this many.", show_default=False),
@@ -105,7 +107,13 @@ def conversations(
             "records (pass them to export or migrate with --id or --ids-file)"
         )
         raise UsageError(msg)
-    connection = Connection(settings=settings, base_url=base_url, max_retries=max_retries)
+    connection = Connection(
+        settings=settings,
+        base_url=base_url,
+        max_retries=max_retries,
+        timeout=timeout,
+        allow_insecure_http=allow_insecure_http,
+    )
     found = anyio.run(_list, source, connection, limit)
     if as_json:
         body = {"vendor": registered.name, "conversations": found}

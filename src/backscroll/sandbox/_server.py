@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 import anyio
 import anyio.to_thread
 
+from backscroll._hints import spell
 from backscroll.errors import BackscrollError, ConfigurationError
 from backscroll.sandbox._faults import ConnectionDropped
 
@@ -63,8 +64,8 @@ def _bind(host: str, port: int, *, allow_remote: bool) -> socket.socket:
     if not loopback and not allow_remote:
         msg = (
             f"refusing to serve the sandbox on {host}: its credentials are public, so it "
-            "listens on loopback only (127.0.0.1, ::1, localhost). Pass allow_remote=True "
-            "if you really mean it."
+            f"listens on loopback only (127.0.0.1, ::1, localhost). Pass "
+            f"{spell('allow_remote', 'True')} if you really mean it."
         )
         raise ConfigurationError(msg)
     checked: object = port
