@@ -250,6 +250,10 @@ class _OffsetReader(Generic[R]):
     count: int = 0
     #: A short answer not yet known to be the end (the vendor may cap ``limit`` there).
     short: int | None = None
+    #: The overlap was cut short by a suspected cap (a run of identical records).
+    weak: bool = False
+    #: The identical records in a row at the end of what was read.
+    run: int = 0
     #: The first records of the first page, to name an offset that is ignored.
     head: list[object] = attrs.Factory(list)
 
@@ -313,15 +317,26 @@ class _OffsetReader(Generic[R]):
         # serving one message a request is not a reading: a short answer of one is the
         # end of a one-message conversation.)
         size = max(2, self.short or self.served or self.limit)
+        self.run = run
+        if overlap >= size and self.short:
+            # Only suspected: most likely the end. One fewer still shows the end, asked
+            # twice; anything more proves the cap, and the run too long (`_next`).
+            self.weak = True
+            return size - 1
+        self.weak = False
         if overlap >= size:
-            msg = (
-                f"{self.provider} has {run} identical messages in a row (same time, "
-                f"speaker and text) at offset {self.count - run}, too many to check a "
-                f"page of {size} against: read it again with a larger page_size, if the "
-                "vendor serves more."
-            )
-            raise PaginationError(msg)
+            raise self.too_long(size)
         return overlap
+
+    def too_long(self, size: int) -> PaginationError:
+        """The error for a run of identical records too long to check a page against."""
+        msg = (
+            f"{self.provider} has {self.run} identical messages in a row (same time, "
+            f"speaker and text) at offset {self.count - self.run}, too many to check a "
+            f"page of {size} against: read it again with a larger page_size, if the "
+            "vendor serves more."
+        )
+        return PaginationError(msg)
 
     async def _next(self, recent: deque[object]) -> tuple[Sequence[R], int]:
         """The records after the last one read, and how many the vendor answered."""
@@ -333,8 +348,17 @@ class _OffsetReader(Generic[R]):
         expected = list(recent)[-overlap:]
         for _ in range(MAX_STALLS):
             page = await self.request(offset, self.limit)
-            if [self.fingerprint(record) for record in page[:overlap]] == expected:
-                return page[overlap:], len(page)
+            prints = [self.fingerprint(record) for record in page]
+            if prints[:overlap] != expected:
+                continue
+            if self.weak:
+                if len(page) > overlap:
+                    raise self.too_long(len(page))  # more came: the page is capped
+                # The end, seen through a weakened check: only if it answers so twice.
+                again = await self.request(offset, self.limit)
+                if [self.fingerprint(record) for record in again] != prints:
+                    continue
+            return page[overlap:], len(page)
         if not page:
             first = "nothing"
         elif [self.fingerprint(record) for record in page[:2]] == self.head:
@@ -558,6 +582,10 @@ class _CursorReader:
     unit: timedelta = _ONE_SECOND
     #: A page size the vendor has shown it caps at, below what is asked.
     cap: int | None = None
+    #: The length of the last short page that more came after (twice the same: a cap).
+    capped: int | None = None
+    #: The ids of the last first answer of a single timestamp, awaiting its twin.
+    single: list[str] | None = None
     requests: int = 0
 
     async def request(self, cursor: datetime | None, limit: int) -> CursorPage:
@@ -597,7 +625,9 @@ class _CursorReader:
                 _check_stalls(stalls, self.provider, self.where(cursor))
                 continue
             full = self.full(page)
-            partial = full or page.has_more is not False  # it may not hold everything
+            # It may not hold everything: ``has_more: false`` is believed (the next page could
+            # only show it wrong by what was deleted), anything else is checked.
+            partial = page.has_more is not False
             if not verified and ordered and partial:
                 side = await self.first_page(cursor, ordered, full=full)
                 if side is _Side.LARGER:
@@ -634,13 +664,16 @@ class _CursorReader:
                 continue
             stalls = 0
             if short is not None:
-                self.cap = max(self.cap or 0, short)  # more came: that page was capped
+                # More came after a short page: capped, if the next short one agrees (a
+                # stale answer is short too, but not twice the same).
+                if short == self.capped:
+                    self.cap = short
+                self.capped = short
             short = len(page.messages) if not full and page.has_more else None
             yield fresh
             boundary, at_boundary = _advance(fresh, boundary, at_boundary)
-            if page.has_more is False and not full:
+            if page.has_more is False:
                 return
-            # A full page that says nothing more comes is checked by one more request.
             cursor = self.overlapping(boundary)
 
     def read(self, page: CursorPage) -> list[Message]:
@@ -662,11 +695,16 @@ class _CursorReader:
             return await self.probe(cursor, ordered)
         # One timestamp: no probe can show its side. Grow the page until it shows more (a
         # burst as large as the largest page is read no other way); a short page of one
-        # timestamp is read as the document has it.
+        # timestamp is read as the document has it, once two answers in a row agree (a
+        # stale page would otherwise pass for the first).
         if full and self.limit < self.max_limit:
             self.limit = min(self.max_limit, self.limit * 2)
             return _Side.LARGER
-        return _Side.NEAREST
+        ids = [m.id for m in ordered]
+        if ids == self.single:
+            return _Side.NEAREST
+        self.single = ids
+        return _Side.UNCLEAR
 
     async def probe(self, cursor: datetime | None, ordered: Sequence[Message]) -> _Side:
         """
