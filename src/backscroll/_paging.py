@@ -234,8 +234,11 @@ class _OffsetReader(Generic[R]):
       is really at its position, so the newest page passed off for the oldest is never
       yielded.
 
-    A page shorter than asked is the end only once the vendor has shown that it serves
-    more than that; until then one more request tells a capped ``limit`` from the end.
+    Where the last records read are identical (a double-sent "ok" in one second), the
+    overlap is the whole run and the record before it (`overlap`), so that a stale page
+    one position early cannot pass. A page shorter than asked is the end only once the
+    vendor has shown that it serves more than that; until then one more request tells a
+    capped ``limit`` from the end.
     """
 
     fetch: Callable[[int, int], Awaitable[Sequence[R]]]
@@ -328,6 +331,23 @@ class _OffsetReader(Generic[R]):
             raise self.too_long(size)
         return overlap
 
+    async def unshifted(self, recent: deque[object]) -> bool:
+        """
+        Whether the last page's worth of records read is still where it was read.
+
+        After a mismatch, one record of overlap is not enough: a history that shifted (a
+        message deleted) can put the expected record where a stale page looks. The last
+        records read, as many as a page, must come back at their positions (a stale
+        answer is asked again).
+        """
+        depth = min(len(recent), max(2, self.short or self.served or self.limit))
+        expected = list(recent)[-depth:]
+        for _ in range(MAX_STALLS):
+            page = await self.request(self.count - depth, depth)
+            if [self.fingerprint(record) for record in page[:depth]] == expected:
+                return True
+        return False
+
     def too_long(self, size: int) -> PaginationError:
         """The error for a run of identical records too long to check a page against."""
         msg = (
@@ -346,11 +366,15 @@ class _OffsetReader(Generic[R]):
         overlap = self.overlap(recent)
         offset = self.count - overlap
         expected = list(recent)[-overlap:]
+        mismatched = False
         for _ in range(MAX_STALLS):
             page = await self.request(offset, self.limit)
             prints = [self.fingerprint(record) for record in page]
             if prints[:overlap] != expected:
+                mismatched = True
                 continue
+            if mismatched and not await self.unshifted(recent):
+                continue  # the overlap matched by a shift (a deletion) meeting a stale page
             if self.weak:
                 if len(page) > overlap:
                     raise self.too_long(len(page))  # more came: the page is capped
