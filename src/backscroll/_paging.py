@@ -4,33 +4,41 @@ The one paging engine every provider shares.
 Three kinds of vendor paging, each written once here; a vendor module supplies only a
 ``fetch`` function that sends one request and parses one page:
 
-- `offset_pages`: ``offset``/``limit`` pages (Talkifai). Progress is by position; a page
-  that repeats the previous one (a stale cache, an ignored ``offset``, or the "last N
-  messages" answer some vendors give to an offset past the end) is told apart with one
-  probe.
+- `offset_pages` and `offset_pages_backward`: ``offset``/``limit`` pages (Talkifai). Each
+  request after the first starts one record early, at the last record read, and that
+  record must come back first: an ignored offset (in any form), a stale page, or a shift
+  from messages deleted or inserted while reading shows up as a mismatch instead of as
+  a silent gap, and paging never asks past the end, so whatever a vendor answers there
+  does not matter. The real page size is learnt (a short page is the end only once the
+  vendor has shown it serves more).
 - `cursor_pages`: timestamp cursors, ``after``/``before`` (the cursor API). The cursor is
-  taken from the data, one second *before* the last timestamp seen, so that messages sharing
-  a timestamp at a page boundary are fetched again rather than dropped, and the repeats are
-  removed by id. The vendor's own ``next_cursor`` is not trusted.
+  taken from the data, one step of the vendor's own timestamp precision (learnt from the
+  data) short of the last timestamp read, so that messages sharing it are fetched again
+  rather than dropped, and the repeats are removed by id; inclusive and exclusive cursors
+  both read exactly. Which side of the cursor a page is taken from (the nearest or the
+  farthest messages) is checked on the first page with a one-message probe, and every
+  later page must reach back to what was read. The vendor's own ``next_cursor`` is not
+  trusted, nor its ``has_more`` where the next page can check it.
 - `single_page`: one response that holds everything (Convai details).
 - `token_pages`: opaque page tokens (``next_page_token``/``page_token``), the most common
   style: tokens are compared, never read; a token seen before, a page that only repeats
   the previous one and empty pages that keep promising more are each checked.
 
 `windowed` then applies ``since``/``until`` and stops early once the iteration has passed
-the window. Dedupe state is bounded: the previous page (offset paging) or the ids at the
-last timestamp (cursor paging), never every id ever seen.
+the window. Dedupe state is bounded: the last record read (offset paging) or the ids at
+the last timestamp (cursor paging), never every id ever seen. Every loop is bounded by
+*max_pages* (`MAX_PAGES` by default) as well as by its progress checks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
-import anyio
 import attrs
 
 from backscroll._models import Message
@@ -43,12 +51,16 @@ if TYPE_CHECKING:
     from backscroll._protocols import Order
 
 __all__ = [
+    "MAX_PAGES",
+    "MAX_STALLS",
     "CursorPage",
+    "Placement",
     "TokenPage",
     "Window",
     "clamp_page_size",
     "cursor_pages",
     "offset_pages",
+    "offset_pages_backward",
     "single_page",
     "token_pages",
     "windowed",
@@ -56,8 +68,12 @@ __all__ = [
 
 R = TypeVar("R")
 
-#: How many pages in a row may bring nothing new before paging gives up.
-MAX_STALLS = 3
+#: How many answers in a row may bring nothing new before paging gives up.
+MAX_STALLS: Final = 3
+#: The most requests one conversation may take, by default: a vendor that keeps answering
+#: with new messages forever (or a history of more than ten million messages) ends in
+#: `PaginationError` instead of an endless read. Providers take it as ``max_pages``.
+MAX_PAGES: Final = 100_000
 _ONE_SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIRST = datetime.min.replace(tzinfo=UTC)
@@ -74,6 +90,17 @@ def clamp_page_size(page_size: int | None, *, default: int, maximum: int, minimu
     if page_size is None:
         return default
     return max(minimum, min(positive_int(page_size, "page_size"), maximum))
+
+
+class Placement(enum.Enum):
+    """Where a timestamp falls against a `Window`, in iteration order."""
+
+    #: Before the window: leave the message out and read on.
+    SKIP = "skip"
+    #: Inside the window: yield the message.
+    KEEP = "keep"
+    #: Past the window: nothing later can be inside it, stop reading.
+    STOP = "stop"
 
 
 @attrs.frozen
@@ -97,19 +124,17 @@ class Window:
         """Whether there is no window at all."""
         return self.since is None and self.until is None
 
-    def place(self, at: datetime | None, order: Order) -> int:
-        """
-        Where a timestamp falls, in iteration *order*.
-
-        Returns ``0`` inside the window, ``-1`` before it (skip), ``1`` past it (stop).
-        """
+    def place(self, at: datetime | None, order: Order) -> Placement:
+        """Where a timestamp falls, in iteration *order* (no timestamp: skip it)."""
         if at is None:
-            return -1
-        before_start = self.since is not None and at < self.since
-        after_end = self.until is not None and at >= self.until
-        if order == "asc":
-            return 1 if after_end else -1 if before_start else 0
-        return 1 if before_start else -1 if after_end else 0
+            return Placement.SKIP
+        early = self.since is not None and at < self.since
+        late = self.until is not None and at >= self.until
+        # Reading oldest first, a late message means every later one is late too.
+        past, not_yet = (late, early) if order == "asc" else (early, late)
+        if past:
+            return Placement.STOP
+        return Placement.SKIP if not_yet else Placement.KEEP
 
 
 def _aware(value: object, name: str) -> datetime | None:
@@ -150,10 +175,10 @@ async def windowed(
                 return
             async for batch in batches:
                 for message in batch:
-                    verdict = window.place(message.created_at, order)
-                    if verdict == 0:
+                    placement = window.place(message.created_at, order)
+                    if placement is Placement.KEEP:
                         yield message
-                    elif verdict > 0:
+                    elif placement is Placement.STOP:
                         return
     finally:
         await _aclose(batches)
@@ -194,139 +219,329 @@ def _timestamp(message: Message) -> datetime:
 # -- offset pages --------------------------------------------------------------------------
 
 
+@attrs.define
+class _OffsetReader(Generic[R]):
+    """
+    One forward read of an offset API, learning the vendor's real page size as it goes.
+
+    Every request after the first starts at the last record read (offset ``n - 1`` after
+    ``n`` records) and must answer it first. What that one record of overlap buys:
+
+    - an ignored offset, in any form (the first page, the documented "last N" page, a page
+      from a cache keyed on the wrong offset), does not start with it: asked again, then
+      `PaginationError`;
+    - messages deleted or inserted before the offset while reading shift what it holds:
+      the same;
+    - paging never asks past the end (offset ``n - 1`` always holds a record), so the
+      vendor's answer there (the last page, nothing, the first page, an error status) is
+      never needed: an answer with nothing after the overlap is the end;
+    - the first page is held back until the second answer has shown that its last record
+      is really at its position, so the newest page passed off for the oldest is never
+      yielded.
+
+    Where the last records read are identical (a double-sent "ok" in one second), the
+    overlap is the whole run and the record before it (`overlap`), so that a stale page
+    one position early cannot pass. A page shorter than asked is the end only once the
+    vendor has shown that it serves more than that; until then one more request tells a
+    capped ``limit`` from the end.
+    """
+
+    fetch: Callable[[int, int], Awaitable[Sequence[R]]]
+    limit: int
+    fingerprint: Callable[[R], object]
+    provider: str
+    max_pages: int
+    #: The most records the vendor has been seen to answer (``None``: not known yet).
+    served: int | None = None
+    requests: int = 0
+    #: The records read so far (the position of the next one).
+    count: int = 0
+    #: A short answer not yet known to be the end (the vendor may cap ``limit`` there).
+    short: int | None = None
+    #: The overlap was cut short by a suspected cap (a run of identical records).
+    weak: bool = False
+    #: The identical records in a row at the end of what was read.
+    run: int = 0
+    #: The first records of the first page, to name an offset that is ignored.
+    head: list[object] = attrs.Factory(list)
+    #: The offset of the first record to read (a follow resumes where it stopped).
+    start: int = 0
+    #: The first answer did not hold up: the next first answer must be given twice.
+    doubted: bool = False
+
+    async def request(self, offset: int, limit: int) -> Sequence[R]:
+        """One request, counted against *max_pages*."""
+        self.requests += 1
+        if self.requests > self.max_pages:
+            msg = (
+                f"{self.provider} was asked for {self.max_pages} pages of this conversation "
+                f"(max_pages) and still had more ({self.count} messages so far): the vendor "
+                "seems to answer without end. Raise max_pages on the provider if the "
+                "conversation really is that long."
+            )
+            raise PaginationError(msg)
+        return (await self.fetch(offset, limit))[:limit]  # a vendor may send more than asked
+
+    async def first(self) -> Sequence[R]:
+        """
+        The first answer; once it has been in doubt, only when two answers in a row agree.
+
+        Agreeing twice keeps a stale cache's turn from falling on the first page each time.
+        """
+        page = await self.request(self.start, self.limit)
+        if self.doubted:
+            for _ in range(MAX_STALLS):
+                again = await self.request(self.start, self.limit)
+                if list(map(self.fingerprint, again)) == list(map(self.fingerprint, page)):
+                    break
+                page = again
+        return page
+
+    def restart(self, recent: deque[object]) -> None:
+        """Forget what was read, to read the first page again (nothing was yielded yet)."""
+        self.count, self.short, self.served, self.doubted = 0, None, None, True
+        recent.clear()
+
+    async def pages(self) -> AsyncGenerator[Sequence[R], None]:  # noqa: C901 - a branch per reading
+        """The records in position order, in batches, each position once."""
+        held: Sequence[R] = ()
+        recent: deque[object] = deque(maxlen=self.limit)  # the last fingerprints read
+        restarts = 0
+        while True:
+            try:
+                new, answered = await self._next(recent)
+            except PaginationError:
+                if not held or restarts:
+                    raise
+                # Nothing is yielded yet and the first answer is the one in doubt (a stale
+                # cache's page, or another conversation's last answer): start again, once.
+                restarts += 1
+                held = ()
+                self.restart(recent)
+                continue
+            if held:
+                yield held  # the overlap matched: the first page is where it says it is
+                held = ()
+            if not new:
+                return  # nothing after the last record read: the end
+            if self.short is not None:
+                self.served = max(self.served or 0, self.short)  # capped, not the end
+                self.short = None
+            if answered >= self.limit:
+                self.served = max(self.served or 0, answered)
+            self.count += len(new)
+            recent.extend(self.fingerprint(record) for record in new)
+            if self.count == len(new):
+                held = new  # the first page waits for the second answer
+                self.head = [self.fingerprint(record) for record in new[:2]]
+            else:
+                yield new
+            if answered < self.limit:
+                if self.served is not None and answered < self.served:
+                    return  # shorter than the vendor serves: the end
+                self.short = answered
+
+    def overlap(self, recent: deque[object]) -> int:
+        """
+        How many records the next request repeats: one, or a run of identical ones and one.
+
+        A record identical to the one before it (a double-sent "ok" in one second) would
+        let a stale page that starts one position early pass the check; the whole run and
+        the record before it cannot be met elsewhere.
+        """
+        last, run = recent[-1], 0
+        for fingerprint in reversed(recent):
+            if fingerprint != last:
+                break
+            run += 1
+        overlap = 1 if run == 1 else min(run + 1, self.count)
+        # The page as large as the vendor is known (or, after a short answer, suspected)
+        # to serve: an overlap as large would leave no room for a new record. (A vendor
+        # serving one message a request is not a reading: a short answer of one is the
+        # end of a one-message conversation.)
+        size = max(2, self.short or self.served or self.limit)
+        self.run = run
+        if overlap >= size and self.short:
+            # Only suspected: most likely the end. One fewer still shows the end, asked
+            # twice; anything more proves the cap, and the run too long (`_next`).
+            self.weak = True
+            return size - 1
+        self.weak = False
+        if overlap >= size:
+            raise self.too_long(size)
+        return overlap
+
+    async def unshifted(self, recent: deque[object]) -> bool:
+        """
+        Whether the last page's worth of records read is still where it was read.
+
+        After a mismatch, one record of overlap is not enough: a history that shifted (a
+        message deleted) can put the expected record where a stale page looks. The last
+        records read, as many as a page, must come back at their positions (a stale
+        answer is asked again).
+        """
+        depth = min(len(recent), max(2, self.short or self.served or self.limit))
+        expected = list(recent)[-depth:]
+        for _ in range(MAX_STALLS):
+            page = await self.request(self.start + self.count - depth, depth)
+            if [self.fingerprint(record) for record in page[:depth]] == expected:
+                return True
+        return False
+
+    def too_long(self, size: int) -> PaginationError:
+        """The error for a run of identical records too long to check a page against."""
+        msg = (
+            f"{self.provider} has {self.run} identical messages in a row (same time, "
+            f"speaker and text) at offset {self.start + self.count - self.run}, too many to "
+            f"check a page of {size} against: read it again with a larger page_size, if "
+            "the vendor serves more."
+        )
+        return PaginationError(msg)
+
+    async def _next(  # noqa: C901, PLR0912 - a branch per reading
+        self, recent: deque[object]
+    ) -> tuple[Sequence[R], int]:
+        """The records after the last one read, and how many the vendor answered."""
+        if not self.count:
+            page = await self.request(self.start, self.limit)
+            if self.doubted:
+                # The first answer was in doubt: take it only once two answers in a row
+                # agree, so that a stale cache's turn cannot fall on it every time.
+                for _ in range(MAX_STALLS):
+                    again = await self.request(self.start, self.limit)
+                    if [self.fingerprint(r) for r in again] == [self.fingerprint(r) for r in page]:
+                        break
+                    page = again
+            return page, len(page)
+        overlap = self.overlap(recent)
+        offset = self.start + self.count - overlap
+        expected = list(recent)[-overlap:]
+        mismatched = False
+        for _ in range(MAX_STALLS):
+            page = await self.request(offset, self.limit)
+            prints = [self.fingerprint(record) for record in page]
+            if prints[:overlap] != expected:
+                mismatched = True
+                continue
+            if mismatched and not await self.unshifted(recent):
+                continue  # the overlap matched by a shift (a deletion) meeting a stale page
+            if self.weak:
+                if len(page) > overlap:
+                    raise self.too_long(len(page))  # more came: the page is capped
+                # The end, seen through a weakened check: only if it answers so twice.
+                again = await self.request(offset, self.limit)
+                if [self.fingerprint(record) for record in again] != prints:
+                    continue
+            return page[overlap:], len(page)
+        if not page:
+            first = "nothing"
+        elif [self.fingerprint(record) for record in page[:2]] == self.head:
+            first = "the first page again"
+        else:
+            first = "a page that does not start with them"
+        msg = (
+            f"{self.provider} answered offset={offset} with {first} ({MAX_STALLS} tries), "
+            f"though the last {overlap} message(s) read were at that position: the "
+            "vendor ignores offset= (answering the first or the last page whatever is "
+            "asked), keeps serving stale pages, or messages were deleted or inserted "
+            f"before it while reading. Nothing after offset {offset} was yielded; read "
+            "the conversation again, and if this persists the vendor cannot be paged by "
+            "offset."
+        )
+        raise PaginationError(msg)
+
+
 async def offset_pages(
     fetch: Callable[[int, int], Awaitable[Sequence[R]]],
     *,
     limit: int,
     fingerprint: Callable[[R], object],
     provider: str,
+    max_pages: int = MAX_PAGES,
     start: int = 0,
 ) -> AsyncGenerator[Sequence[R], None]:
     """
     Page forward through an offset API; yield each position's record exactly once.
 
-    *fetch(offset, limit)* returns the records of one page in position order. Paging ends
-    at an empty or short page. A page whose records (compared by *fingerprint*) repeat the
-    previous page exactly is resolved with two small probes (two records) at the same
-    offset; when both agree on:
+    Reading begins at offset *start* (0: the whole history; a follow resumes later).
 
-    - nothing, or the previous page's last two records: the end (a "last N" answer to an
-      offset past the end, as Talkifai documents it);
-    - the previous page's first two records: the vendor ignores ``offset``,
-      `PaginationError`;
-
-    and otherwise it was a passing repeat (a stale cache), and the page is fetched again.
-    Two records, so that a message sent twice across the page boundary is not taken for
-    the end; two probes, because a probe can meet a passing repeat too.
-
-    Partial overlaps are deliberately not trimmed: offsets are positions in an append-only
-    history, and byte-identical messages (a double-sent "ok") may legitimately straddle a
-    page boundary; trimming them would lose a message.
-
-    A repeated page of one message over and over (someone sent "?" many times in one
-    second) cannot be told from the end of the conversation by any request: it is refused
-    with `PaginationError` (advising a larger page) rather than taken for the end.
+    *fetch(offset, limit)* returns the records of one page in position order. Records are
+    compared by *fingerprint*; the overlap of one record per request (see `_OffsetReader`)
+    checks every page against the one before. Records identical to their neighbour (a
+    double-sent "ok") are read by position, one each.
 
     Raises:
-        PaginationError: the vendor ignores ``offset``, keeps repeating a page, or two
-            pages in a row hold nothing but one identical message.
+        PaginationError: an answer does not start with the last record read, three times
+            in a row (an ignored offset, stale pages, or a history that shifted while it
+            was read), or the read took more than *max_pages* requests.
     """
-    offset = start
-    recent: deque[object] = deque(maxlen=limit)  # the last positions yielded
-    head: list[object] = []  # the first page, to recognise an ignored offset
-    stalls = 0
-    while True:
-        asked = limit
-        page = (await fetch(offset, asked))[:asked]  # a vendor may send more than asked
-        prints = [fingerprint(record) for record in page]
-        if len(page) == asked and _repeats(prints, recent):
-            if all(p == prints[0] for p in prints):
-                msg = (
-                    f"{provider} answered offset={offset} with {limit} identical messages, "
-                    "as many as the page holds, just like the page before: more of them and "
-                    "the end of the conversation look the same, so paging stops rather than "
-                    "risk losing messages. Read it again with a larger page_size."
-                )
-                raise PaginationError(msg)
-            resolved = await _resolve_repeat(
-                fetch, offset, limit=limit, fingerprint=fingerprint, recent=recent, head=head
-            )
-            if resolved is None:
-                msg = (
-                    f"{provider} answered offset={offset} with the page it gave for an "
-                    "earlier offset: it seems to ignore offset=, so paging cannot go on "
-                    "without losing messages."
-                )
-                raise PaginationError(msg)
-            page, prints = resolved
-            asked = min(2, limit)
-            if page is _UNDECIDED:
-                stalls += 1
-                _check_stalls(stalls, provider, f"offset={offset}")
-                continue
-        stalls = 0
-        if not page:
-            return
-        yield page
-        if not head:
-            head = prints[:2]
-        recent.extend(prints)
-        offset += len(page)
-        if len(page) < asked:
-            return
+    reader = _OffsetReader(fetch, limit, fingerprint, provider, max_pages, start=start)
+    pages = reader.pages()
+    try:
+        async for page in pages:
+            yield page
+    finally:
+        await pages.aclose()
 
 
-_UNDECIDED: Final[Sequence[object]] = ()
-
-
-def _repeats(prints: list[object], recent: deque[object]) -> bool:
-    """
-    Whether a full page is nothing but the positions just yielded, again.
-
-    Only full pages are suspected: a stale page and a "last N" answer are full, and a
-    short final page may well hold a message sent twice.
-    """
-    if len(prints) > len(recent):
-        return False
-    return prints == list(recent)[len(recent) - len(prints) :]
-
-
-async def _resolve_repeat(
+async def offset_pages_backward(
     fetch: Callable[[int, int], Awaitable[Sequence[R]]],
-    offset: int,
     *,
     limit: int,
     fingerprint: Callable[[R], object],
-    recent: deque[object],
-    head: list[object],
-) -> tuple[Sequence[R], list[object]] | None:
+    provider: str,
+    max_pages: int = MAX_PAGES,
+) -> AsyncGenerator[Sequence[R], None]:
     """
-    Tell apart what a page of records already yielded means, with two small probes.
+    Page through an offset API from the newest record back: newest page first.
 
-    Returns the records to go on with: none (the end), a few new records (the real start
-    of the page), or `_UNDECIDED` (a passing repeat met a probe too: ask again). ``None``
-    means the vendor ignores ``offset``.
+    Each page is in position (oldest first) order. An offset API has no total and no
+    newest-first order, so a first pass pages forward to count the records, keeping only
+    the last page (yielded first) and learning the real page size; the earlier pages are
+    then read backwards from the end. That is about twice the requests of
+    `offset_pages`; memory stays one page. Each backward request also asks for the first
+    record of the page after it, its anchor: an answer that does not end with its anchor
+    is stale (asked again) or shows the history changed since it was counted.
+
+    Records added while reading are not included: this is the history as it was counted.
+
+    Raises:
+        PaginationError: as `offset_pages`, or a backward page did not end with its
+            anchor three times in a row.
     """
-    size = min(2, limit)
-    answers: list[Sequence[R]] = [(), ()]
+    reader = _OffsetReader(fetch, limit, fingerprint, provider, max_pages)
+    page: Sequence[R] = ()
+    pages = reader.pages()
+    try:
+        async for batch in pages:
+            page = batch
+    finally:
+        await pages.aclose()
+    end = reader.count - len(page)
+    step = (reader.served or limit) - 1  # one record of each request is the anchor
+    while True:
+        if page:
+            yield page
+        if end <= 0:
+            return
+        start = max(0, end - step)
+        page = await _anchored(reader, start, end - start, anchor=page[0])
+        end = start
 
-    async def probe(slot: int) -> None:
-        answers[slot] = (await fetch(offset, size))[:size]
 
-    # Both at once: one round trip at the end of every conversation, not two. (A plain
-    # coroutine, not the generator: nothing is yielded inside this task group.)
-    async with anyio.create_task_group() as group:
-        group.start_soon(probe, 0)
-        group.start_soon(probe, 1)
-    first, second = answers
-    prints = [fingerprint(record) for record in first]
-    if prints != [fingerprint(record) for record in second]:
-        return _UNDECIDED, []  # type: ignore[return-value]
-    if not first or (len(first) == size and _repeats(prints, recent)):
-        return [], []  # nothing at this offset, or a "last N" answer: the end
-    if prints == head[:size] and offset > 0:
-        return None
-    return first, prints
+async def _anchored(reader: _OffsetReader[R], start: int, size: int, *, anchor: R) -> Sequence[R]:
+    """The *size* records at *start*, checked against the record that follows them."""
+    expected = reader.fingerprint(anchor)
+    for _ in range(MAX_STALLS):
+        page = await reader.request(start, size + 1)
+        if len(page) == size + 1 and reader.fingerprint(page[-1]) == expected:
+            return page[:-1]
+    msg = (
+        f"{reader.provider} did not answer offset={start} with the messages counted there "
+        f"({MAX_STALLS} tries): the conversation changed while reading it newest first, "
+        "or the vendor keeps serving stale pages. Read it again, or with order='asc'."
+    )
+    raise PaginationError(msg)
 
 
 def _check_stalls(stalls: int, provider: str, where: str) -> None:
@@ -351,6 +566,22 @@ class CursorPage:
     has_more: bool | None
 
 
+class _Side(enum.Enum):
+    """Which messages a page holds, seen from its cursor, as a probe shows it."""
+
+    NEAREST = "nearest"
+    FARTHEST = "farthest"
+    UNCLEAR = "unclear"  # the probe met a stale page: ask again
+    LARGER = "larger"  # one timestamp fills the page: ask again with a larger one
+
+
+_ONE_MS: Final = timedelta(milliseconds=1)
+_ONE_US: Final = timedelta(microseconds=1)
+#: The cursor that stands for "before everything", where a vendor's default page is not
+#: the newest one.
+_END_OF_TIME: Final = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 async def cursor_pages(
     fetch: Callable[[datetime | None, int], Awaitable[CursorPage]],
     *,
@@ -360,118 +591,316 @@ async def cursor_pages(
     provider: str,
     window: Window,
     newest_first: bool = True,
+    max_pages: int = MAX_PAGES,
 ) -> AsyncGenerator[Sequence[Message], None]:
     """
     Page through a timestamp-cursor API; yield each message exactly once, in *order*.
 
-    *fetch(cursor, limit)* asks for the messages strictly after *cursor* (``order="asc"``,
-    oldest first) or strictly before it (``"desc"``, newest first; ``None`` is the vendor's
-    default, the newest page). The cursor is one second short of the last timestamp
-    yielded (timestamps have one-second resolution), so siblings that share it are fetched
-    again and told apart by id. The dedupe state is the set of ids at that last timestamp:
-    as large as the biggest burst, not the conversation.
+    *fetch(cursor, limit)* asks for the messages after *cursor* (``order="asc"``) or
+    before it (``"desc"``; ``None`` is the vendor's default page). What the engine checks
+    and learns, rather than trusts (see `_CursorReader`):
 
-    A full page without anything new means a burst larger than the page: the page size
-    doubles up to *max_limit*. A page on the wrong side of its cursor, or one with nothing
-    new that still says ``has_more``, is asked again (a stale cache); a short answer that
-    stays the same is the end, whatever ``has_more`` says. Within one second, messages
-    keep the vendor's order, read in the direction the vendor lists its pages
-    (*newest_first* until a page shows it).
+    - the vendor's timestamp precision (seconds, milliseconds, microseconds), from the
+      data: the cursor is one step of it short of the last timestamp read, so messages
+      sharing that timestamp come again and are told apart by id, with inclusive and
+      exclusive cursors alike;
+    - which side of the cursor a page is taken from: a first page that may not hold
+      everything is checked with a one-message probe at the same cursor, and every later
+      page must reach back to the last timestamp read;
+    - the default page without a cursor (newest or oldest), by the same probe;
+    - the page order (newest or oldest first), from any page whose timestamps differ;
+    - ``has_more``: a page that says more is coming is checked by the next one, and a
+      full page that says nothing more is too; a page size capped below what is asked is
+      learnt.
 
     Raises:
-        PaginationError: the vendor answered with messages on the wrong side of the cursor
-            (it ignores the cursor), more messages share one second than the largest page
-            holds, or the vendor keeps answering without progress.
+        PaginationError: the vendor takes the farthest messages from the cursor in the
+            order asked (read the other order), ignores the cursor, skipped messages
+            between pages, put more messages in one timestamp than the largest page
+            holds, keeps answering without progress, or the read took more than
+            *max_pages* requests.
     """
     ascending = order == "asc"
     cursor: datetime | None
     if ascending:
-        # Without a cursor the vendor starts at the newest page: start at the beginning.
+        # Without a cursor the vendor starts at its default page: start at the beginning.
         cursor = _shift(_floor_second(window.since), -_ONE_SECOND) if window.since else _EPOCH
     else:
         cursor = _ceil_second(window.until) if window.until else None
-    boundary: datetime | None = None
-    at_boundary: set[str] = set()
-    stalls = 0
-    # Ascending, the first page is held back until the next answer honours its cursor: a
-    # vendor that ignores ``after`` answers with its newest page, which must not pass for
-    # the oldest (nothing else would show the loss).
-    held: Sequence[Message] = ()
-    while True:
-        page = await fetch(cursor, limit)
-        newest_first = _listing_direction(page.messages, default=newest_first)
-        ordered = _in_order(page.messages, ascending=ascending, newest_first=newest_first)
-        if _wrong_side(ordered, cursor, ascending=ascending):
-            # A stale page, or a vendor that ignores the cursor: ask again, then give up.
-            stalls += 1
-            side = "after" if ascending else "before"
-            _check_stalls(stalls, provider, f"{side}={cursor.isoformat() if cursor else None}")
-            continue
-        if held:
-            yield held
-            held = ()
-        fresh = _fresh(ordered, boundary, at_boundary, ascending=ascending)
-        if not fresh:
-            step = _nothing_new(page, limit, max_limit, stalls)
-            if step is None:
-                return
-            if step > limit:
-                limit = step
-                continue
-            stalls += 1
-            where = f"the cursor {cursor.isoformat()}" if cursor else "the first page"
-            _check_stalls(stalls, provider, where)
-            continue
+    reader = _CursorReader(
+        fetch,
+        ascending=ascending,
+        limit=limit,
+        max_limit=max_limit,
+        provider=provider,
+        max_pages=max_pages,
+        newest_first=newest_first,
+    )
+    pages = reader.pages(cursor)
+    try:
+        async for page in pages:
+            yield page
+    finally:
+        await pages.aclose()
+
+
+@attrs.define(kw_only=True)
+class _CursorReader:
+    """One read of a timestamp-cursor API, and what it has learnt of the vendor so far."""
+
+    fetch: Callable[[datetime | None, int], Awaitable[CursorPage]] = attrs.field(kw_only=False)
+    ascending: bool
+    limit: int
+    max_limit: int
+    provider: str
+    max_pages: int
+    newest_first: bool
+    #: The vendor's timestamp precision, learnt from the data: coarse until shown finer.
+    unit: timedelta = _ONE_SECOND
+    #: A page size the vendor has shown it caps at, below what is asked.
+    cap: int | None = None
+    #: The length of the last short page that more came after (twice the same: a cap).
+    capped: int | None = None
+    #: The ids of the last first answer of a single timestamp, awaiting its twin.
+    single: list[str] | None = None
+    requests: int = 0
+
+    async def request(self, cursor: datetime | None, limit: int) -> CursorPage:
+        """One request, counted against *max_pages*."""
+        self.requests += 1
+        if self.requests > self.max_pages:
+            msg = (
+                f"{self.provider} was asked for {self.max_pages} pages of this conversation "
+                "(max_pages) and still had more: the vendor seems to answer without end. "
+                "Raise max_pages on the provider if the conversation really is that long."
+            )
+            raise PaginationError(msg)
+        return await self.fetch(cursor, limit)
+
+    def where(self, cursor: datetime | None) -> str:
+        """The request, as the error messages name it."""
+        if cursor is None:
+            return "the first page (no cursor)"
+        return f"{'after' if self.ascending else 'before'}={cursor.isoformat()}"
+
+    async def pages(  # noqa: C901, PLR0912, PLR0915 - one loop, a branch per reading
+        self, cursor: datetime | None
+    ) -> AsyncGenerator[Sequence[Message], None]:
+        """The fresh messages of each page, in iteration order."""
+        boundary: datetime | None = None  # the last timestamp yielded
+        at_boundary: set[str] = set()  # the ids yielded at it
         stalls = 0
-        if ascending and boundary is None and page.has_more is not False:
-            held = fresh
-        else:
+        verified = False  # the side the pages are taken from has been checked
+        default_checked = False
+        short: int | None = None  # a short page that said more is coming
+        while True:
+            page = await self.request(cursor, self.limit)
+            ordered = self.read(page)
+            if _wrong_side(ordered, cursor, ascending=self.ascending):
+                # A stale page, or a vendor that ignores the cursor: ask again, then give up.
+                stalls += 1
+                _check_stalls(stalls, self.provider, self.where(cursor))
+                continue
+            full = self.full(page)
+            # It may not hold everything: ``has_more: false`` is believed (the next page could
+            # only show it wrong by what was deleted), anything else is checked.
+            partial = page.has_more is not False
+            if not verified and ordered and partial:
+                side = await self.first_page(cursor, ordered, full=full)
+                if side is _Side.LARGER:
+                    continue
+                if side is _Side.UNCLEAR:
+                    stalls += 1
+                    _check_stalls(stalls, self.provider, self.where(cursor))
+                    continue
+                if side is _Side.FARTHEST:
+                    if cursor is None and not default_checked:
+                        # The default page is the oldest one: say "before the end".
+                        cursor, default_checked = _END_OF_TIME, True
+                        continue
+                    raise self.farthest(cursor, ordered)
+            verified = verified or bool(ordered)
+            if boundary is not None and partial and ordered:
+                nearest = _at(ordered[0])
+                if nearest > boundary if self.ascending else nearest < boundary:
+                    stalls += 1
+                    if stalls >= MAX_STALLS:
+                        raise self.gap(cursor, ordered, boundary)
+                    continue
+            fresh = _fresh(ordered, boundary, at_boundary, ascending=self.ascending)
+            if not fresh:
+                step = self.nothing_new(page, full=full, stalls=stalls)
+                if step is None:
+                    return
+                if step > self.limit:
+                    self.limit = step
+                    continue
+                stalls += 1
+                where = f"the cursor {cursor.isoformat()}" if cursor else "the first page"
+                _check_stalls(stalls, self.provider, where)
+                continue
+            stalls = 0
+            if short is not None:
+                # More came after a short page: capped, if the next short one agrees (a
+                # stale answer is short too, but not twice the same).
+                if short == self.capped:
+                    self.cap = short
+                self.capped = short
+            short = len(page.messages) if not full and page.has_more else None
             yield fresh
-        boundary, at_boundary = _advance(fresh, boundary, at_boundary)
-        if page.has_more is False:
-            return
-        cursor = _overlapping_cursor(boundary, ascending=ascending)
+            boundary, at_boundary = _advance(fresh, boundary, at_boundary)
+            if page.has_more is False:
+                return
+            cursor = self.overlapping(boundary)
+
+    def read(self, page: CursorPage) -> list[Message]:
+        """The page sorted in iteration order, learning precision and listing order."""
+        self.unit = _precision(page.messages, self.unit)
+        self.newest_first = _listing_direction(page.messages, default=self.newest_first)
+        return _in_order(page.messages, ascending=self.ascending, newest_first=self.newest_first)
+
+    def full(self, page: CursorPage) -> bool:
+        """Whether a page holds as many messages as the vendor serves at once."""
+        count = len(page.messages)
+        return count >= self.limit or (self.cap is not None and count >= self.cap)
+
+    async def first_page(
+        self, cursor: datetime | None, ordered: Sequence[Message], *, full: bool
+    ) -> _Side:
+        """Which side of its cursor a first page that may not hold everything is from."""
+        if len({m.created_at for m in ordered}) > 1:
+            return await self.probe(cursor, ordered)
+        # One timestamp: no probe can show its side. Grow the page until it shows more (a
+        # burst as large as the largest page is read no other way); a short page of one
+        # timestamp is read as the document has it, once two answers in a row agree (a
+        # stale page would otherwise pass for the first).
+        if full and self.limit < self.max_limit:
+            self.limit = min(self.max_limit, self.limit * 2)
+            return _Side.LARGER
+        ids = [m.id for m in ordered]
+        if ids == self.single:
+            return _Side.NEAREST
+        self.single = ids
+        return _Side.UNCLEAR
+
+    async def probe(self, cursor: datetime | None, ordered: Sequence[Message]) -> _Side:
+        """
+        Ask for one message at the same cursor: the nearest or the farthest of the page?
+
+        An answer of more than one message, or of one from inside the page, is a stale
+        page: the probe alone is asked again (a vendor that repeats every other answer
+        would otherwise meet the repeat on every probe).
+        """
+        for _ in range(MAX_STALLS):
+            answer = await self.request(cursor, 1)
+            if len(answer.messages) != 1:
+                continue
+            at = answer.messages[0].created_at
+            if at == ordered[0].created_at:
+                return _Side.NEAREST
+            if at == ordered[-1].created_at:
+                return _Side.FARTHEST
+        return _Side.UNCLEAR
+
+    def nothing_new(self, page: CursorPage, *, full: bool, stalls: int) -> int | None:
+        """
+        What a page with nothing new means: ``None`` the end, a larger limit, or a stall.
+
+        A full page is a burst larger than the page (grow it); nothing new that still says
+        ``has_more`` is a stale page or a lying ``has_more`` (ask again, and take a short
+        answer that stays the same as the end).
+        """
+        if page.has_more is False or not page.messages or (page.has_more is None and not full):
+            return None
+        if full and self.limit < self.max_limit:
+            return min(self.max_limit, self.limit * 2)
+        if not full and stalls + 1 >= MAX_STALLS:
+            return None
+        return self.limit
+
+    def overlapping(self, boundary: datetime) -> datetime:
+        """
+        One step of the vendor's precision before *boundary*, on the side already read.
+
+        Exclusive, it brings the messages at *boundary* again; inclusive, those one step
+        earlier too. Both are removed by id and time (`_fresh`).
+        """
+        floor = _floor(boundary, self.unit)
+        return _shift(floor, -self.unit if self.ascending else self.unit)
+
+    def farthest(self, cursor: datetime | None, ordered: Sequence[Message]) -> PaginationError:
+        """The error for a vendor that takes the farthest messages from its cursor."""
+        near, far = ("oldest", "newest") if self.ascending else ("newest", "oldest")
+        other = "desc" if self.ascending else "asc"
+        msg = (
+            f"{self.provider} answers {self.where(cursor)} with the {far} messages on that "
+            f"side, not the {near}: a one-message probe at the same cursor found "
+            f"{_at(ordered[-1]).isoformat()}, the far end of the {len(ordered)}-message page "
+            f"({_at(ordered[0]).isoformat()} .. {_at(ordered[-1]).isoformat()}). Paging "
+            "this way would skip messages, so nothing more is read; read this vendor with "
+            f"order={other!r}, and check that it honours "
+            f"{'after' if self.ascending else 'before'}=."
+        )
+        return PaginationError(msg)
+
+    def gap(
+        self, cursor: datetime | None, ordered: Sequence[Message], boundary: datetime
+    ) -> PaginationError:
+        """The error for a page that does not reach back to what was read."""
+        msg = (
+            f"{self.provider} answered {self.where(cursor)} with {len(ordered)} messages, "
+            f"the nearest at {_at(ordered[0]).isoformat()}, none at or before the last one "
+            f"read ({boundary.isoformat()}), {MAX_STALLS} times: the messages in between "
+            "were skipped. The vendor takes the farthest messages from the cursor, or "
+            "messages were deleted while reading; read the conversation again, or in the "
+            "other order."
+        )
+        return PaginationError(msg)
+
+
+def _at(message: Message) -> datetime:
+    at = message.created_at
+    if at is None:  # pragma: no cover - fetch guarantees timestamps
+        raise AssertionError
+    return at
+
+
+def _precision(messages: Sequence[Message], unit: timedelta) -> timedelta:
+    """The finest step the timestamps show: *unit*, or finer if a message shows it."""
+    for message in messages:
+        micro = message.created_at.microsecond if message.created_at else 0
+        if micro % 1000:
+            return _ONE_US
+        if micro:
+            unit = min(unit, _ONE_MS)
+    return unit
+
+
+def _floor(value: datetime, unit: timedelta) -> datetime:
+    if unit >= _ONE_SECOND:
+        return value.replace(microsecond=0)
+    if unit >= _ONE_MS:
+        return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+    return value
 
 
 def _advance(
     fresh: Sequence[Message], boundary: datetime | None, at_boundary: set[str]
 ) -> tuple[datetime, set[str]]:
     """The new boundary (the last timestamp yielded) and the ids yielded at it."""
-    last = fresh[-1].created_at
-    if last is None:  # pragma: no cover - fetch guarantees timestamps
-        raise AssertionError
+    last = _at(fresh[-1])
     if last != boundary:
         boundary, at_boundary = last, set()
     at_boundary.update(_ids_at_end(fresh, last))
     return last, at_boundary
 
 
-def _nothing_new(page: CursorPage, limit: int, max_limit: int, stalls: int) -> int | None:
-    """
-    What a page with nothing new means: ``None`` the end, a larger limit, or a stall.
-
-    A full page is a burst larger than the page (grow it); nothing new that still says
-    ``has_more`` is a stale page or a lying ``has_more`` (ask again, and take a short
-    answer that stays the same as the end).
-    """
-    full = len(page.messages) >= limit
-    if page.has_more is False or not page.messages or (page.has_more is None and not full):
-        return None
-    if full and limit < max_limit:
-        return min(max_limit, limit * 2)
-    if not full and stalls + 1 >= MAX_STALLS:
-        return None
-    return limit
-
-
 def _wrong_side(ordered: Sequence[Message], cursor: datetime | None, *, ascending: bool) -> bool:
-    """Whether a page holds messages on the wrong side of its exclusive cursor."""
+    """Whether a page holds messages beyond its cursor (at it is fine: inclusive bounds)."""
     if cursor is None or not ordered:
         return False
-    first = ordered[0].created_at
-    if first is None:  # pragma: no cover - fetch guarantees timestamps
-        return False
-    return first <= cursor if ascending else first >= cursor
+    first = _at(ordered[0])
+    return first < cursor if ascending else first > cursor
 
 
 def _fresh(
@@ -543,18 +972,6 @@ def _in_order(messages: Sequence[Message], *, ascending: bool, newest_first: boo
     if not ascending:
         ordered.reverse()
     return ordered
-
-
-def _overlapping_cursor(boundary: datetime, *, ascending: bool) -> datetime:
-    """
-    The whole second before *boundary*, as an exclusive cursor, so its siblings come again.
-
-    Cursors go out with one-second resolution; for a boundary with a fraction of a second
-    the overlap stays under one second (``12:00:01.5`` gives ``after=12:00:01``).
-    """
-    if ascending:
-        return _shift(_ceil_second(boundary), -_ONE_SECOND)
-    return _shift(_floor_second(boundary), _ONE_SECOND)
 
 
 def _floor_second(value: datetime) -> datetime:

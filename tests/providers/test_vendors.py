@@ -53,6 +53,17 @@ def answer(body: Any, status: int = 200) -> Handler:
     return lambda _request: httpx.Response(status, json=body)
 
 
+def by_offset(body: Any) -> Handler:
+    """Talkifai honouring ``offset`` and ``limit`` over the messages of *body*."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        offset, limit = int(request.url.params["offset"]), int(request.url.params["limit"])
+        page = body["messages"][offset : offset + limit]
+        return httpx.Response(200, json={"messages": page, "count": len(page)})
+
+    return handle
+
+
 # -- Convai --------------------------------------------------------------------------------
 
 
@@ -182,7 +193,7 @@ async def test_a_credential_of_the_wrong_type_is_not_shown() -> None:
 
 async def test_a_closed_provider_refuses_even_with_the_callers_client() -> None:
     """After aclose(), a provider on a caller's (still open) client refuses to send."""
-    http_client = client(answer(TALKIFAI_PAGE))
+    http_client = client(by_offset(TALKIFAI_PAGE))
     provider = TalkifaiProvider(token="tk-secret-1", http_client=http_client)
     await provider.aclose()
     assert not http_client.is_closed
@@ -219,7 +230,7 @@ async def test_talkifai_reads_the_documented_page() -> None:
     """The documented five-message page is read verbatim, token counts included."""
     seen: list[httpx.Request] = []
     async with TalkifaiProvider(
-        token="tk-secret-1", http_client=client(answer(TALKIFAI_PAGE), seen)
+        token="tk-secret-1", http_client=client(by_offset(TALKIFAI_PAGE), seen)
     ) as provider:
         messages = [m async for m in provider.messages("chat_abc123")]
     assert [m.content for m in messages] == [r["content"] for r in TALKIFAI_PAGE["messages"]]
@@ -231,14 +242,16 @@ async def test_talkifai_reads_the_documented_page() -> None:
     assert request.url.params["limit"] == "100"
     assert request.url.params["offset"] == "0"
     assert request.headers["Authorization"] == "Bearer tk-secret-1"
-    assert len(seen) == 1  # a short page is the last one
+    # A short first page is confirmed by one request at its last record: a vendor that
+    # capped limit= below 100 would answer more there.
+    assert [r.url.params["offset"] for r in seen] == ["0", "4"]
 
 
 async def test_talkifai_page_size_is_clamped_to_the_vendor_maximum() -> None:
     """page_size=500 asks for 100, Talkifai's documented maximum."""
     seen: list[httpx.Request] = []
     async with TalkifaiProvider(
-        token="tk-secret-1", http_client=client(answer(TALKIFAI_PAGE), seen)
+        token="tk-secret-1", http_client=client(by_offset(TALKIFAI_PAGE), seen)
     ) as provider:
         [m async for m in provider.messages("c", page_size=500)]
     assert seen[0].url.params["limit"] == "100"
@@ -262,10 +275,10 @@ async def test_talkifai_token_callable_gets_the_conversation_id() -> None:
         return f"sess-{conversation_id}"
 
     async with TalkifaiProvider(
-        token=token, http_client=client(answer(TALKIFAI_PAGE), seen)
+        token=token, http_client=client(by_offset(TALKIFAI_PAGE), seen)
     ) as provider:
         [m async for m in provider.messages("c42")]
-    assert asked == ["c42"]
+    assert set(asked) == {"c42"}
     assert seen[0].headers["Authorization"] == "Bearer sess-c42"
 
 
@@ -274,7 +287,7 @@ async def test_talkifai_token_callable_that_raises_is_a_configuration_error() ->
     tokens = {"known": "sess-known"}
     async with TalkifaiProvider(
         token=lambda conversation_id: tokens[conversation_id],
-        http_client=client(answer(TALKIFAI_PAGE)),
+        http_client=client(by_offset(TALKIFAI_PAGE)),
     ) as provider:
         with pytest.raises(backscroll.ConfigurationError, match="token callable failed"):
             [m async for m in provider.messages("unknown")]
@@ -336,7 +349,10 @@ async def test_cursor_newest_first_uses_before_and_no_cursor_first() -> None:
     last = {"status": "success", "data": {"messages": []}, "pagination": {"has_more": False}}
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, json=last if "before" in request.url.params else CURSOR_PAGE)
+        if "before" in request.url.params:
+            return httpx.Response(200, json=last)
+        newest = CURSOR_PAGE["data"]["messages"][-int(request.url.params["limit"]) :]
+        return httpx.Response(200, json={**CURSOR_PAGE, "data": {"messages": newest}})
 
     async with CursorProvider(
         api_key="sk-test-5678", http_client=client(handler, seen)
@@ -345,7 +361,10 @@ async def test_cursor_newest_first_uses_before_and_no_cursor_first() -> None:
     assert [m.id for m in messages] == ["msg_18dk03", "msg_92kd82"]
     assert "before" not in seen[0].url.params
     assert "after" not in seen[0].url.params
-    assert seen[1].url.params["before"] == "2026-03-15T13:59:12Z"  # a second past the oldest
+    # has_more: the default page is checked to be the newest by a one-message probe.
+    assert seen[1].url.params["limit"] == "1"
+    assert "before" not in seen[1].url.params
+    assert seen[2].url.params["before"] == "2026-03-15T13:59:12Z"  # a second past the oldest
 
 
 async def test_cursor_has_more_as_a_string_is_read() -> None:
@@ -425,7 +444,7 @@ async def test_a_closed_provider_says_so() -> None:
 async def test_derived_ids_never_change() -> None:
     """Derived ids are pinned: a checkpoint or a sink written by any release must match."""
     async with TalkifaiProvider(
-        token="tk-secret-1", http_client=client(answer(TALKIFAI_PAGE))
+        token="tk-secret-1", http_client=client(by_offset(TALKIFAI_PAGE))
     ) as talkifai:
         (first, *_) = [m async for m in talkifai.messages("chat_abc123")]
     assert first.id == "3164a83cda9e7572acbd4cf3"

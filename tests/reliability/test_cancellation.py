@@ -178,9 +178,9 @@ async def test_a_cancel_scope_around_an_iteration_leaves_nothing(
         assert tracker.sent >= 1
         assert_clean(served, client_of(provider), tracker)
     if vendor == "talkifai":
-        assert read == PAGE_SIZE, "the first page arrives before the held one"
-    # Convai has one response; the cursor API holds its first ascending page back until
-    # the next answer shows the vendor honours ``after`` (see _paging.cursor_pages).
+        assert read == 0, "the first page waits for the answer that checks it"
+    # Convai has one response; the cursor API checks its first page with a probe before
+    # handing it out (see _paging.cursor_pages).
 
 
 async def test_a_timeout_around_an_iteration_leaves_nothing(served: Served, vendor: str) -> None:

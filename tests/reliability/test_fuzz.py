@@ -417,7 +417,14 @@ async def test_one_field_changed_raises_only_backscroll_errors_naming_it(
 async def test_the_documented_samples_parse(name: str, sample: Any) -> None:
     """Unchanged, every documented sample reads without error (the mutations' baseline)."""
     answers = [sample, END.get(name.partition("-")[0], sample)]
-    handler, seen = answering(lambda _: httpx.Response(200, json=answers[min(len(seen), 2) - 1]))
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if name.startswith("talkifai"):  # offset paging checks each page: honour offsets
+            offset, limit = (int(request.url.params[k]) for k in ("offset", "limit"))
+            return httpx.Response(200, json={"messages": sample["messages"][offset:][:limit]})
+        return httpx.Response(200, json=answers[min(len(seen), 2) - 1])
+
+    handler, seen = answering(answer)
     assert await run(OPERATIONS[name], handler) is None
 
 

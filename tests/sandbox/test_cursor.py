@@ -410,8 +410,83 @@ async def test_ignore_cursor_quirk(sandbox: Sandbox) -> None:
     assert after["data"] == newest["data"]
 
 
+async def test_after_selects_farthest_quirk(sandbox: Sandbox) -> None:
+    """after_selects="farthest": after=X answers the newest N after X, not the oldest."""
+    sandbox.cursor_quirks = CursorQuirks(after_selects="farthest")
+    records = sandbox.data.cursor[largest(sandbox)]
+    async with sandbox.client() as client:
+        body = await history(
+            client, conversation_id=largest(sandbox), limit="5", after="2000-01-01T00:00:00Z"
+        )
+
+    assert [m["id"] for m in body["data"]["messages"]] == [r["id"] for r in records[-5:][::-1]]
+    assert body["pagination"]["has_more"] is True
+
+
+async def test_before_selects_farthest_quirk(sandbox: Sandbox) -> None:
+    """before_selects="farthest": before=Y answers the oldest N before Y, not the newest."""
+    sandbox.cursor_quirks = CursorQuirks(before_selects="farthest")
+    records = sandbox.data.cursor[largest(sandbox)]
+    async with sandbox.client() as client:
+        body = await history(
+            client, conversation_id=largest(sandbox), limit="5", before="2999-01-01T00:00:00Z"
+        )
+
+    assert [m["id"] for m in body["data"]["messages"]] == [r["id"] for r in records[:5][::-1]]
+
+
+async def test_inclusive_quirk(sandbox: Sandbox) -> None:
+    """inclusive: a message exactly at the cursor is part of the answer, on either side."""
+    sandbox.cursor_quirks = CursorQuirks(inclusive=True)
+    records = sandbox.data.cursor[largest(sandbox)]
+    middle = records[len(records) // 2]
+    async with sandbox.client() as client:
+        after = await history(
+            client, conversation_id=largest(sandbox), after=middle["created_at"], limit="100"
+        )
+        before = await history(
+            client, conversation_id=largest(sandbox), before=middle["created_at"], limit="100"
+        )
+
+    assert middle["id"] in {m["id"] for m in after["data"]["messages"]}
+    assert middle["id"] in {m["id"] for m in before["data"]["messages"]}
+
+
+@pytest.mark.parametrize(("precision", "digits"), [("ms", 3), ("us", 6)])
+async def test_timestamp_precision_quirk(sandbox: Sandbox, precision: str, digits: int) -> None:
+    """timestamp_precision serves that many digits, as CursorQuirks.served() says."""
+    quirks = CursorQuirks(timestamp_precision=precision)  # type: ignore[arg-type]
+    sandbox.cursor_quirks = quirks
+    records = sandbox.data.cursor[largest(sandbox)]
+    async with sandbox.client() as client:
+        body = await history(client, conversation_id=largest(sandbox), limit="100")
+
+    served = {r["id"]: r["created_at"] for r in quirks.served(records)}
+    stamps = [m["created_at"] for m in body["data"]["messages"]]
+    assert [served[m["id"]] for m in body["data"]["messages"]] == stamps
+    assert all(len(s.rpartition(".")[2]) == digits + 1 for s in stamps)  # digits and "Z"
+
+
+async def test_default_page_oldest_quirk(sandbox: Sandbox) -> None:
+    """default_page="oldest": without a cursor, the oldest N come."""
+    sandbox.cursor_quirks = CursorQuirks(default_page="oldest")
+    records = sandbox.data.cursor[largest(sandbox)]
+    async with sandbox.client() as client:
+        body = await history(client, conversation_id=largest(sandbox), limit="5")
+
+    assert [m["id"] for m in body["data"]["messages"]] == [r["id"] for r in records[:5][::-1]]
+
+
 @pytest.mark.parametrize(
-    "options", [{"max_limit": 0}, {"page_order": "random"}, {"repeat_page_every": 0}]
+    "options",
+    [
+        {"max_limit": 0},
+        {"page_order": "random"},
+        {"repeat_page_every": 0},
+        {"after_selects": "middle"},
+        {"timestamp_precision": "ns"},
+        {"default_page": "random"},
+    ],
 )
 def test_bad_quirks_are_refused(options: dict[str, object]) -> None:
     """Unusable quirk values raise ConfigurationError at construction."""

@@ -268,7 +268,7 @@ async def test_talkifai_refuses_an_ignored_offset(sandbox: Sandbox, order: Order
     """A Talkifai that ignores offset= makes paging raise PaginationError, never lose data."""
     sandbox.talkifai_quirks = TalkifaiQuirks(ignore_offset=True)
     async with sandbox.talkifai() as provider:
-        with pytest.raises(PaginationError, match="ignore offset"):
+        with pytest.raises(PaginationError, match="ignores offset"):
             await read(provider, "chat_abc123", order, 7)
 
 

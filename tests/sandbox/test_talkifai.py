@@ -302,6 +302,46 @@ async def test_ignore_offset_quirk(sandbox: Sandbox) -> None:
     assert body["messages"] == records[:10]
 
 
+@pytest.mark.parametrize(
+    ("past_end", "status", "first"), [("first_page", 200, 0), ("error", 400, None)]
+)
+async def test_past_end_quirks(
+    sandbox: Sandbox, past_end: str, status: int, first: int | None
+) -> None:
+    """past_end="first_page" answers the first page past the end; "error" a 400."""
+    sandbox.talkifai_quirks = TalkifaiQuirks(past_end=past_end)  # type: ignore[arg-type]
+    records = sandbox.data.talkifai[largest(sandbox)]
+    async with sandbox.client() as client:
+        response = await get(client, largest(sandbox), "limit=10&offset=9999")
+
+    assert response.status_code == status
+    if first is not None:
+        assert response.json()["messages"] == records[:10]
+
+
+async def test_ignore_offset_last_page_quirk(sandbox: Sandbox) -> None:
+    """ignore_offset="last_page" answers the "last N" page whatever the offset."""
+    sandbox.talkifai_quirks = TalkifaiQuirks(ignore_offset="last_page")
+    records = sandbox.data.talkifai[largest(sandbox)]
+    async with sandbox.client() as client:
+        body = (await get(client, largest(sandbox), "limit=10&offset=0")).json()
+
+    assert body["messages"] == records[-10:]
+
+
+async def test_delete_every_quirk(sandbox: Sandbox) -> None:
+    """delete_every=2: every second request first deletes the oldest message, data too."""
+    sandbox.talkifai_quirks = TalkifaiQuirks(delete_every=2)
+    records = list(sandbox.data.talkifai[largest(sandbox)])
+    async with sandbox.client() as client:
+        first = (await get(client, largest(sandbox), "limit=5&offset=0")).json()
+        second = (await get(client, largest(sandbox), "limit=5&offset=0")).json()
+
+    assert first["messages"] == records[:5]
+    assert second["messages"] == records[1:6]
+    assert sandbox.data.talkifai[largest(sandbox)] == records[1:]
+
+
 async def test_repeat_page_every_quirk(sandbox: Sandbox) -> None:
     """repeat_page_every=3: every third request for a conversation repeats the previous answer."""
     sandbox.talkifai_quirks = TalkifaiQuirks(repeat_page_every=3)
@@ -324,7 +364,14 @@ async def test_repeat_page_every_quirk(sandbox: Sandbox) -> None:
 
 @pytest.mark.parametrize(
     "options",
-    [{"max_limit": 0}, {"past_end": "wrap"}, {"repeat_page_every": 1}, {"repeat_page_every": True}],
+    [
+        {"max_limit": 0},
+        {"past_end": "wrap"},
+        {"repeat_page_every": 1},
+        {"repeat_page_every": True},
+        {"ignore_offset": "middle"},
+        {"delete_every": 0},
+    ],
 )
 def test_bad_quirks_are_refused(options: dict[str, object]) -> None:
     """Unusable quirk values raise ConfigurationError at construction."""

@@ -5,15 +5,20 @@ Vendor quirks, all handled here or in the shared cursor pager:
 
 - the answer is an envelope, ``{"status", "message", "data", "pagination"}``; an
   ``"error"`` status is an error even when the HTTP status says success;
-- ``before`` and ``after`` are exclusive ISO timestamps and mutually exclusive: ascending
-  order pages forward with ``after`` (starting at the epoch, since the default is the newest
-  page), descending pages backward with ``before``;
+- ``before`` and ``after`` are ISO timestamps and mutually exclusive: ascending order
+  pages forward with ``after`` (starting at the epoch), descending pages backward with
+  ``before`` (starting at the default page, checked to be the newest). The document does
+  not say which N messages a cursor selects (the nearest or the farthest), whether its
+  bounds are inclusive, or its timestamp precision: the shared cursor pager checks or
+  learns each (see `backscroll._paging.cursor_pages`);
 - the default order is newest first, while the documented example page is oldest first:
   each page is sorted locally rather than trusted;
-- timestamps have one-second resolution, so bursts share one: the pager overlaps its
-  cursor by a second and removes repeats by id;
+- the documented timestamps have one-second resolution, so bursts share one: the pager
+  overlaps its cursor by one step of the precision the data shows, and removes repeats
+  by id; cursors go out at that precision;
 - ``next_cursor`` in the documented example matches no message and is not used;
-  ``has_more`` is (``"true"``/``"false"`` strings accepted);
+  ``has_more`` is, where the next page can check it (``"true"``/``"false"`` strings
+  accepted);
 - ``limit`` defaults to 20 and caps at 100; ``include_meta=true`` is always sent so that
   a migration keeps the extended metadata.
 """
@@ -26,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 
 from backscroll import _fields as f
 from backscroll._models import Message, Role
-from backscroll._paging import CursorPage, Window, cursor_pages
+from backscroll._paging import MAX_PAGES, CursorPage, Window, cursor_pages
 from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
 from backscroll.errors import APIStatusError
@@ -66,6 +71,10 @@ class CursorProvider(HTTPProvider):
     error_keys: ClassVar[tuple[str, ...]] = ("message", "error")
     default_page_size: ClassVar[int] = 100
     max_page_size: ClassVar[int] = 100
+    #: The most requests one conversation may take before `PaginationError`: the bound
+    #: on a vendor that never stops answering with new messages. Set it on the provider
+    #: (``provider.max_pages = 50``) to read at most that many pages of a conversation.
+    max_pages: int = MAX_PAGES
 
     def __init__(
         self,
@@ -108,6 +117,7 @@ class CursorProvider(HTTPProvider):
             max_limit=self.max_page_size,
             provider=self.name,
             window=window,
+            max_pages=self.max_pages,
         )
 
     def _page(self, conversation_id: str, data: object) -> CursorPage:
@@ -185,9 +195,17 @@ class CursorProvider(HTTPProvider):
 
 
 def _format(moment: datetime) -> str:
+    """
+    A cursor as the vendor writes its timestamps: whole seconds unless it needs digits.
+
+    The pager puts cursors on the grid of the precision the vendor's data shows, so the
+    digits sent are the vendor's own (``12:00:00Z``, ``12:00:00.125Z``, ``12:00:00.000125Z``).
+    """
     # isoformat, not strftime: "%Y" does not pad years before 1000 ("1-01-01T...").
-    utc = moment.astimezone(UTC).replace(microsecond=0, tzinfo=None)
-    return utc.isoformat() + "Z"
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    micro = utc.microsecond
+    spec = "seconds" if not micro else "milliseconds" if not micro % 1000 else "microseconds"
+    return utc.isoformat(timespec=spec) + "Z"
 
 
 VENDOR: Final = Vendor(

@@ -6,13 +6,16 @@ Vendor quirks, all handled here or in the shared offset pager:
 - the token is a per-session bearer token: ``token=`` may be a callable that returns the
   token for a conversation id;
 - ``limit`` defaults to 50 and is silently capped at 100: larger page sizes are clamped
-  here, or every page would look short and paging would stop after the first;
+  here; a cap below that is learnt by the shared offset pager;
 - ``count`` is the number of messages *returned*, not a total: it is not used;
 - an offset past the end answers with the last page (the documents' "last N messages"
-  trick), which the pager recognises instead of yielding it again;
+  trick); the pager never asks past the end, and checks every page by one record of
+  overlap, so an ignored offset or a history that shifts while read raises
+  `PaginationError` instead of losing messages;
 - messages have no ids: they get deterministic ones (`backscroll._ids`);
 - there is no server-side time filter and no newest-first order, so ``since``/``until``
-  are applied locally, and ``order="desc"`` costs a counting pass first (see `_desc`);
+  are applied locally, and ``order="desc"`` costs a counting pass first
+  (`backscroll._paging.offset_pages_backward`);
 - errors come as ``{"detail": "..."}`` with 401, 403 or 404.
 """
 
@@ -30,7 +33,7 @@ from backscroll._follow import FollowState, Polled
 from backscroll._http import encode_path_segment
 from backscroll._ids import Occurrences, derived_id
 from backscroll._models import Message, Role
-from backscroll._paging import MAX_STALLS, Window, offset_pages
+from backscroll._paging import MAX_PAGES, Window, offset_pages, offset_pages_backward
 from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
 from backscroll._validate import credential
@@ -79,8 +82,12 @@ class TalkifaiProvider(HTTPProvider):
     error_keys: ClassVar[tuple[str, ...]] = ("detail", "error")
     default_page_size: ClassVar[int] = 100
     max_page_size: ClassVar[int] = 100
-    # A one-message page cannot tell a repeated page from a double-sent message.
+    # Each request after the first repeats one record: one record per page is no progress.
     min_page_size: ClassVar[int] = 2
+    #: The most requests one conversation may take before `PaginationError`: the bound
+    #: on a vendor that never stops answering with new messages. Set it on the provider
+    #: (``provider.max_pages = 50``) to read at most that many pages of a conversation.
+    max_pages: int = MAX_PAGES
 
     def __init__(
         self,
@@ -151,7 +158,13 @@ class TalkifaiProvider(HTTPProvider):
         self, conversation_id: str, fetch: Callable[[int, int], Any], limit: int
     ) -> AsyncIterator[Sequence[Message]]:
         occurrences = Occurrences()
-        pages = offset_pages(fetch, limit=limit, fingerprint=_fingerprint, provider=self.name)
+        pages = offset_pages(
+            fetch,
+            limit=limit,
+            fingerprint=_fingerprint,
+            provider=self.name,
+            max_pages=self.max_pages,
+        )
         async with aclosing(pages):
             async for batch in pages:
                 yield [self._message(conversation_id, r, occurrences) for r in batch]
@@ -160,40 +173,25 @@ class TalkifaiProvider(HTTPProvider):
         self, conversation_id: str, fetch: Callable[[int, int], Any], limit: int
     ) -> AsyncIterator[Sequence[Message]]:
         """
-        Newest first, in two passes: count, then read pages backwards.
-
-        Talkifai has no total count and no newest-first order, so the first pass pages
-        forward to count the messages (keeping only the last page, which it serves
-        directly), and the second reads the earlier pages from the end. That costs about
-        twice the requests of ``order="asc"``; memory stays one page. Messages added while
-        reading are not included: the result is the history as it was when counted.
-
-        Each backward page also asks for the first message of the page after it, its
-        anchor: a page whose last message is not the anchor is stale and asked again.
+        Newest first: the shared backward offset pager, with ids counted oldest first.
 
         Ids count identical messages within a timestamp in ascending order, so messages
         that share the oldest timestamp of a page are held back until the next (older)
         page shows the whole group.
         """
-        total = 0
-        page: Sequence[Record] = []
-        pages = offset_pages(fetch, limit=limit, fingerprint=_fingerprint, provider=self.name)
-        async with aclosing(pages):
-            async for batch in pages:
-                total += len(batch)
-                page = batch
-        end = total - len(page)
-        step = limit - 1  # one record of each request is the anchor
         pending: list[Record] = []  # the oldest timestamp group so far, ascending
-        while True:
-            ready, pending = _split_oldest_group([*page, *pending])
-            if ready:
-                yield self._descending(conversation_id, ready)
-            if end <= 0:
-                break
-            start = max(0, end - step)
-            page = await _backward_page(fetch, start, end - start, anchor=page[0])
-            end = start
+        pages = offset_pages_backward(
+            fetch,
+            limit=limit,
+            fingerprint=_fingerprint,
+            provider=self.name,
+            max_pages=self.max_pages,
+        )
+        async with aclosing(pages):
+            async for page in pages:
+                ready, pending = _split_oldest_group([*page, *pending])
+                if ready:
+                    yield self._descending(conversation_id, ready)
         if pending:
             yield self._descending(conversation_id, pending)
 
@@ -267,7 +265,10 @@ class TalkifaiProvider(HTTPProvider):
             async with aclosing(reading):
                 async for polled in reading:
                     yield polled
-        except _ShiftedError:
+        except (_ShiftedError, PaginationError):
+            # Not where it was left, or pages that cannot be reconciled from there (a stale
+            # first answer at the saved offset is not checked by anything before it): read
+            # again from the start, where the shift is measured and explained or raised.
             pass
         else:
             return
@@ -405,22 +406,6 @@ def _fingerprint(record: Record) -> object:
         record.get("content"),
         record.get("token_count"),
     )
-
-
-async def _backward_page(
-    fetch: Callable[[int, int], Any], start: int, size: int, *, anchor: Record
-) -> Sequence[Record]:
-    """The *size* records at *start*, checked against the record that follows them."""
-    for _ in range(MAX_STALLS):
-        page: Sequence[Record] = await fetch(start, size + 1)
-        if len(page) == size + 1 and _fingerprint(page[-1]) == _fingerprint(anchor):
-            return page[:-1]
-    msg = (
-        f"talkifai did not answer offset={start} with the messages counted there "
-        f"({MAX_STALLS} tries): the conversation changed while reading it newest first, "
-        "or the vendor keeps serving stale pages. Try again, or read with order='asc'."
-    )
-    raise PaginationError(msg)
 
 
 def _split_oldest_group(records: list[Record]) -> tuple[list[Record], list[Record]]:

@@ -10,7 +10,9 @@ default; ``metadata`` only with ``include_meta=true``. Errors use the same envel
 
 Which messages a page holds: with ``after``, the *oldest* ``limit`` messages strictly after
 it; with ``before`` or neither, the *newest* ``limit`` messages strictly before it.
-``has_more`` says whether more lie beyond the page in that direction. ``next_cursor`` is the
+``has_more`` says whether more than ``limit`` messages matched. Where the document is
+silent (which N a cursor selects, inclusive bounds, timestamp precision, the default
+page), `CursorQuirks` switches to the other readings. ``next_cursor`` is the
 timestamp of the page's last message in the paging direction: the naive exclusive cursor
 that silently skips the rest of a burst sharing that second. Clients must not depend on it,
 and the sandbox serves it that way on purpose.
@@ -18,7 +20,7 @@ and the sandbox serves it that way on purpose.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import attrs
@@ -80,9 +82,25 @@ class CursorQuirks:
             end.
         repeat_page_every: Every n-th request for a conversation answers with that
             conversation's previous answer again (``None``: never).
-        ignore_cursor: ``before``/``after`` are ignored: every request gets the newest page.
+        ignore_cursor: ``before``/``after`` are ignored: every request gets the default page.
+        after_selects: Which ``limit`` messages ``after=X`` answers: ``"nearest"`` (the
+            oldest after X, the reading that pages) or ``"farthest"`` (the newest after X,
+            what ``ORDER BY created_at DESC LIMIT n`` gives).
+        before_selects: Which ``limit`` messages ``before=Y`` answers: ``"nearest"`` (the
+            newest before Y) or ``"farthest"`` (the oldest before Y).
+        inclusive: ``before``/``after`` include a message exactly at the cursor (``<=``,
+            ``>=``) instead of excluding it.
+        timestamp_precision: ``"s"`` (as the document's examples), ``"ms"`` or ``"us"``:
+            timestamps are served with that many digits, messages that share a second in
+            the data spread over it (two by two, so some still share a timestamp), and
+            cursors compare at full precision. `served` gives the records as served.
+        default_page: What a request without a cursor answers: the ``"newest"``
+            ``limit`` messages or the ``"oldest"``.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``after_selects``, ``before_selects``, ``inclusive``, ``timestamp_precision``,
+       ``default_page``.
     """
 
     max_limit: int = 100
@@ -91,13 +109,50 @@ class CursorQuirks:
     empty_page_has_more: bool = False
     repeat_page_every: int | None = None
     ignore_cursor: bool = False
+    after_selects: Literal["nearest", "farthest"] = "nearest"
+    before_selects: Literal["nearest", "farthest"] = "nearest"
+    inclusive: bool = False
+    timestamp_precision: Literal["s", "ms", "us"] = "s"
+    default_page: Literal["newest", "oldest"] = "newest"
 
     def __attrs_post_init__(self) -> None:
         check_positive(self.max_limit, "CursorQuirks(max_limit=...)")
-        if self.page_order not in {"asc", "desc"}:
-            msg = f"CursorQuirks(page_order=...) must be 'asc' or 'desc', got {self.page_order!r}"
-            raise ConfigurationError(msg)
+        for name, allowed in (
+            ("page_order", ("asc", "desc")),
+            ("after_selects", ("nearest", "farthest")),
+            ("before_selects", ("nearest", "farthest")),
+            ("timestamp_precision", ("s", "ms", "us")),
+            ("default_page", ("newest", "oldest")),
+        ):
+            value = getattr(self, name)
+            if value not in allowed:
+                msg = f"CursorQuirks({name}=...) must be one of {allowed}, got {value!r}"
+                raise ConfigurationError(msg)
         check_every(self.repeat_page_every, "CursorQuirks(repeat_page_every=...)")
+
+    def served(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """
+        *records* (oldest first, as in `SandboxData.cursor`) as this vendor serves them.
+
+        Only ``created_at`` changes, and only with a finer `timestamp_precision`: the
+        ground truth to compare a read with.
+        """
+        if self.timestamp_precision == "s":
+            return [dict(r) for r in records]
+        milli = self.timestamp_precision == "ms"
+        spec = "milliseconds" if milli else "microseconds"
+        out: list[dict[str, Any]] = []
+        rank, second = 0, None
+        for record in records:
+            moment = _created(record)
+            rank = rank + 1 if moment == second else 0
+            second = moment
+            # Two by two over the second, so bursts still share some timestamps.
+            pair = rank // 2
+            offset = timedelta(microseconds=3000 * (pair + 1) if milli else 3001 * pair + 1)
+            stamp = (moment + offset).replace(tzinfo=None).isoformat(timespec=spec) + "Z"
+            out.append({**record, "created_at": stamp})
+        return out
 
 
 def _error(status: int, message: str, request: Request | None = None) -> Response:
@@ -180,18 +235,32 @@ def select(
     limit: int,
     before: datetime | None,
     after: datetime | None,
+    quirks: CursorQuirks | None = None,
 ) -> tuple[list[Mapping[str, Any]], bool]:
     """
-    The page's records (oldest first) and whether more lie beyond it.
+    The page's records (oldest first) and whether more than *limit* matched.
 
-    With *after*: the oldest *limit* strictly after it. Otherwise the newest *limit*
-    strictly before *before* (or of all).
+    Documented reading: with *after*, the oldest *limit* strictly after it; otherwise the
+    newest *limit* strictly before *before* (or of all). *quirks* switch the readings.
     """
+    quirks = quirks or CursorQuirks()
     if after is not None:
-        later = [r for r in records if _created(r) > after]
-        return later[:limit], len(later) > limit
-    earlier = [r for r in records if before is None or _created(r) < before]
-    return earlier[-limit:], len(earlier) > limit
+        if quirks.inclusive:
+            matching = [r for r in records if _created(r) >= after]
+        else:
+            matching = [r for r in records if _created(r) > after]
+        oldest = quirks.after_selects == "nearest"
+    elif before is not None:
+        if quirks.inclusive:
+            matching = [r for r in records if _created(r) <= before]
+        else:
+            matching = [r for r in records if _created(r) < before]
+        oldest = quirks.before_selects == "farthest"
+    else:
+        matching = list(records)
+        oldest = quirks.default_page == "oldest"
+    page = matching[:limit] if oldest else matching[-limit:]
+    return page, len(matching) > limit
 
 
 def _created(record: Mapping[str, Any]) -> datetime:
@@ -210,13 +279,16 @@ def routes(sandbox: Sandbox) -> list[Route]:
             query = _query(request.query_params, DEFAULT_LIMIT, quirks.max_limit)
         except _Invalid as invalid:
             return _error(400, str(invalid), request)
-        records = sandbox.data.cursor.get(query.conversation_id)
-        if records is None:
+        stored = sandbox.data.cursor.get(query.conversation_id)
+        if stored is None:
             return _error(404, f"Conversation not found: {query.conversation_id}.", request)
+        records = quirks.served(stored) if quirks.timestamp_precision != "s" else stored
         before, after = query.before, query.after
         if quirks.ignore_cursor:
             before = after = None
-        page, has_more = select(records, limit=query.limit, before=before, after=after)
+        page, has_more = select(
+            records, limit=query.limit, before=before, after=after, quirks=quirks
+        )
         next_cursor = None
         if page:
             edge = page[-1] if after is not None else page[0]

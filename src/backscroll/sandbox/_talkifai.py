@@ -73,32 +73,52 @@ class TalkifaiQuirks:
     """
     Switchable Talkifai behaviour; the defaults are the documented ones.
 
+    Each is one reading of what the document leaves open.
+
     Attributes:
-        max_limit: The silent cap on ``limit`` (documented: 100).
+        max_limit: The silent cap on ``limit`` (documented: 100; a real vendor may cap
+            lower).
         past_end: What an offset at or past the end answers: ``"last_page"`` (documented:
-            the last ``limit`` messages) or ``"empty"``.
+            the last ``limit`` messages), ``"empty"``, ``"first_page"``, or ``"error"`` (a
+            400 ``{"detail": "Offset out of range"}``).
         repeat_page_every: Every n-th request for a conversation answers with a stale
             page: the page before the one asked for, at the same size, as a cache keyed
             on the wrong offset would (``None``: never).
-        ignore_offset: Answer every request as if ``offset=0``.
+        ignore_offset: ``offset`` is ignored: ``True`` or ``"first_page"`` answers every
+            request as if ``offset=0``, ``"last_page"`` with the last ``limit`` messages
+            (the documented "last N" answer, whatever the offset).
+        delete_every: Every n-th request for a conversation first deletes its oldest
+            message, from `SandboxData` too, as a user clearing history while it is read
+            (``None``: never).
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``past_end`` ``"first_page"`` and ``"error"``, ``ignore_offset="last_page"``,
+       ``delete_every``.
     """
 
     max_limit: int = 100
-    past_end: Literal["last_page", "empty"] = "last_page"
+    past_end: Literal["last_page", "empty", "first_page", "error"] = "last_page"
     repeat_page_every: int | None = None
-    ignore_offset: bool = False
+    ignore_offset: bool | Literal["first_page", "last_page"] = False
+    delete_every: int | None = None
 
     def __attrs_post_init__(self) -> None:
         check_positive(self.max_limit, "TalkifaiQuirks(max_limit=...)")
-        if self.past_end not in {"last_page", "empty"}:
+        if self.past_end not in {"last_page", "empty", "first_page", "error"}:
             msg = (
-                "TalkifaiQuirks(past_end=...) must be 'last_page' or 'empty', "
-                f"got {self.past_end!r}"
+                "TalkifaiQuirks(past_end=...) must be 'last_page', 'empty', 'first_page' "
+                f"or 'error', got {self.past_end!r}"
+            )
+            raise ConfigurationError(msg)
+        if self.ignore_offset not in {False, True, "first_page", "last_page"}:
+            msg = (
+                "TalkifaiQuirks(ignore_offset=...) must be False, True, 'first_page' or "
+                f"'last_page', got {self.ignore_offset!r}"
             )
             raise ConfigurationError(msg)
         check_every(self.repeat_page_every, "TalkifaiQuirks(repeat_page_every=...)")
+        check_every(self.delete_every, "TalkifaiQuirks(delete_every=...)")
 
 
 def error_response(status: int) -> Response:
@@ -160,6 +180,7 @@ class _Endpoint:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
+        self.requests: dict[str, int] = {}  # per conversation, for ``delete_every``
 
     def refusal(self, request: Request, conversation_id: str) -> Response | None:
         """The 401 or 403 this request's token earns, if any."""
@@ -192,15 +213,13 @@ class _Endpoint:
         if records is None:
             return _detail(404, "Session not found or expired")
         quirks = self.sandbox.talkifai_quirks
+        count = self.requests[conversation_id] = self.requests.get(conversation_id, 0) + 1
+        if quirks.delete_every and count % quirks.delete_every == 0 and records:
+            del records[0]
         limit = min(limit, quirks.max_limit)
-        if quirks.ignore_offset:
-            offset = 0
-        if offset < len(records):
-            page = records[offset : offset + limit]
-        elif quirks.past_end == "last_page":
-            page = records[-limit:]
-        else:
-            page = []
+        page = _page(records, offset, limit, quirks)
+        if page is None:
+            return _detail(400, "Offset out of range")
         body = {"messages": page, "count": len(page)}
         stale = None
         if offset:
@@ -209,6 +228,23 @@ class _Endpoint:
             stale = {"messages": before, "count": len(before)}
         key = ("talkifai", conversation_id)
         return JSONResponse(self.sandbox.stale_or(key, quirks.repeat_page_every, body, stale))
+
+
+def _page(
+    records: list[dict[str, Any]], offset: int, limit: int, quirks: TalkifaiQuirks
+) -> list[dict[str, Any]] | None:
+    """The records an offset answers under *quirks*; ``None`` for an error status."""
+    if quirks.ignore_offset in {True, "first_page"}:
+        offset = 0
+    if quirks.ignore_offset == "last_page":
+        return records[-limit:]
+    if offset < len(records) or not offset:  # offset=0 is the documented default request
+        return records[offset : offset + limit]
+    if quirks.past_end == "error":
+        return None
+    if quirks.past_end == "first_page":
+        return records[:limit]
+    return records[-limit:] if quirks.past_end == "last_page" else []
 
 
 def routes(sandbox: Sandbox) -> list[Route]:
