@@ -39,7 +39,7 @@ import anyio
 import attrs
 import httpx
 
-from backscroll import errors
+from backscroll import _speed, errors
 from backscroll._fields import describe
 
 __all__ = ["DEFAULT_TIMEOUT", "HTTPCore", "RetryPolicy", "encode_path_segment"]
@@ -287,7 +287,9 @@ class HTTPCore:
         self._closed = False
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
-            timeout=self._timeout or DEFAULT_TIMEOUT, follow_redirects=False
+            transport=_speed.default_transport(),
+            timeout=self._timeout or DEFAULT_TIMEOUT,
+            follow_redirects=False,
         )
 
     def __repr__(self) -> str:
@@ -485,7 +487,7 @@ class HTTPCore:
 
     def _decode(self, body: bytes, response: httpx.Response, method: str, path: str) -> Any:
         try:
-            return json.loads(body)
+            return _speed.loads(body)
         # ValueError covers JSONDecodeError, UnicodeDecodeError and integers past Python's
         # digit limit; RecursionError a body nested deeper than the parser's stack.
         except (ValueError, RecursionError):
