@@ -9,6 +9,8 @@ In this order:
 - ``integrations``: each framework integration with only its own extra installed, and
   its module's coverage;
 - ``soak``: the long loopback tests (``-m soak``);
+- ``speed``: the ``speed`` extra's tests with the extra installed, on asyncio and trio
+  (the ``tests`` session runs the same file without it: the fallbacks);
 - ``tests``: the suite under branch coverage, then the coverage report (``fail_under``)
   of everything but the framework integrations.
 
@@ -35,7 +37,7 @@ nox.options.error_on_external_run = True
 nox.options.error_on_missing_interpreters = False
 nox.options.download_python = "never"
 # Quick checks first; the suite last, so that its summary ends the log.
-nox.options.sessions = ["lint", "typecheck", "docs", "integrations", "soak", "tests"]
+nox.options.sessions = ["lint", "typecheck", "docs", "integrations", "soak", "speed", "tests"]
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 PYTHONS = nox.project.python_versions(PYPROJECT)
@@ -125,6 +127,15 @@ def soak(session: nox.Session) -> None:
     _install(session, "cli,sandbox", "tests")
     # pytest exits 5 when no test is marked soak (yet); that is not a failure.
     session.run("pytest", "-m", "soak", *session.posargs, success_codes=[0, 5])
+
+
+@nox.session(python=OLDEST)
+def speed(session: nox.Session) -> None:
+    # The extra changes costs, never results: its tests, and the sinks' and HTTP core's,
+    # with orjson, sniffio and httpx-aiohttp installed.
+    _install(session, "sandbox,speed", "tests")
+    files = ["tests/test_speed.py", "tests/migration/test_sinks.py", "tests/test_http_errors.py"]
+    session.run("pytest", *(session.posargs or files))
 
 
 @nox.session(python=PYTHONS)

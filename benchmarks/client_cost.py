@@ -9,8 +9,12 @@ the client: building requests, decoding JSON, reading the records.
 The clients, for the Talkifai (offset) and cursor (timestamp cursor) APIs:
 
 - ``backscroll``: the provider's ``messages()``, one `backscroll.Message` each;
-- ``httpx loop``: the floor, a hand-written async loop on one `httpx.AsyncClient` that
-  builds one tuple per message (role, text, parsed time; the cursor API's id too);
+- ``httpx loop``: the tuple floor, a hand-written async loop on one `httpx.AsyncClient`
+  that builds one tuple per message (role, text, parsed time; the cursor API's id too);
+- ``httpx models``: the fair floor, the same loop building what a user who wants model
+  objects would write: a frozen attrs class with `backscroll.Message`'s ten fields (no
+  converters, no validation, plain dicts, no read-only views), with the same ids (the
+  cursor API's own; for Talkifai the hash `backscroll` derives, written out by hand);
 - ``requests loop``: the vendors' own snippets (``requests`` in a loop), with one
   `requests.Session` and the same tuples;
 - ``dlt RESTClient``: dlt's paginator (`OffsetPaginator`, `JSONResponseCursorPaginator`)
@@ -24,9 +28,11 @@ ratios compare fastest rounds of the same run.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import math
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
@@ -35,16 +41,29 @@ import anyio
 import attrs
 import httpx
 
-from backscroll import CursorProvider, TalkifaiProvider
+from backscroll import CursorProvider, Role, TalkifaiProvider
 from benchmarks._data import CONVERSATION, CURSOR_LIMIT, TALKIFAI_LIMIT, PageServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["CLIENTS", "ClientCost", "run"]
+__all__ = [
+    "CLIENTS",
+    "MODEL_FLOOR",
+    "TUPLE_FLOOR",
+    "ClientCost",
+    "HandMessage",
+    "hand_messages",
+    "make_provider",
+    "mock_client",
+    "run",
+]
 
 #: The clients, in the order of the table; the first is the one measured against the second.
-CLIENTS: Final = ("backscroll", "httpx loop", "requests loop", "dlt RESTClient")
+CLIENTS: Final = ("backscroll", "httpx loop", "httpx models", "requests loop", "dlt RESTClient")
+#: The two floors: tuples, and model objects with the same fields and ids as a `Message`.
+TUPLE_FLOOR: Final = "httpx loop"
+MODEL_FLOOR: Final = "httpx models"
 VENDORS: Final = ("talkifai", "cursor")
 
 _TOKEN: Final = "bench-token-0123456789"
@@ -87,21 +106,26 @@ class ClientCost:
 # -- the clients ---------------------------------------------------------------------------------
 
 
-def _mock_client(server: PageServer) -> httpx.AsyncClient:
+def mock_client(server: PageServer) -> httpx.AsyncClient:
+    """An `httpx.AsyncClient` whose every request *server* answers, offline."""
+
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, content=server(request.url.query.decode()), headers=_JSON)
 
     return httpx.AsyncClient(transport=httpx.MockTransport(handler))
 
 
+def make_provider(vendor: str, client: httpx.AsyncClient) -> TalkifaiProvider | CursorProvider:
+    """The *vendor*'s provider on *client*, as the benchmark builds it."""
+    if vendor == "talkifai":
+        return TalkifaiProvider(token=_TOKEN, base_url=_TALKIFAI_ROOT, http_client=client)
+    return CursorProvider(api_key=_TOKEN, base_url=_CURSOR_ROOT, http_client=client)
+
+
 async def _backscroll(vendor: str, server: PageServer) -> int:
-    async with _mock_client(server) as client:
-        provider: TalkifaiProvider | CursorProvider
-        if vendor == "talkifai":
-            provider = TalkifaiProvider(token=_TOKEN, base_url=_TALKIFAI_ROOT, http_client=client)
-        else:
-            provider = CursorProvider(api_key=_TOKEN, base_url=_CURSOR_ROOT, http_client=client)
+    async with mock_client(server) as client:
         count = 0
+        provider = make_provider(vendor, client)
         async with provider:
             async for _message in provider.messages(CONVERSATION):
                 count += 1
@@ -115,7 +139,7 @@ async def _backscroll(vendor: str, server: PageServer) -> int:
 async def _httpx_talkifai(server: PageServer) -> int:
     headers = {"Authorization": f"Bearer {_TOKEN}"}
     count, offset = 0, 0
-    async with _mock_client(server) as client:
+    async with mock_client(server) as client:
         while True:
             params = {"limit": TALKIFAI_LIMIT, "offset": offset}
             response = await client.get(
@@ -134,7 +158,7 @@ async def _httpx_talkifai(server: PageServer) -> int:
 async def _httpx_cursor(server: PageServer) -> int:
     headers = {"Authorization": f"Bearer {_TOKEN}"}
     count, after = 0, _FIRST_CURSOR
-    async with _mock_client(server) as client:
+    async with mock_client(server) as client:
         while True:
             params = {**_CURSOR_PARAMS, "after": after}
             response = await client.get(_CURSOR_ROOT + _CURSOR_PATH, params=params, headers=headers)
@@ -151,6 +175,109 @@ async def _httpx_cursor(server: PageServer) -> int:
             if not body["pagination"]["has_more"]:
                 return count
             after = body["pagination"]["next_cursor"]
+
+
+# The fair floor: the same loops, building what a user who wants model objects writes.
+
+
+@attrs.frozen(kw_only=True)
+class HandMessage:
+    """`backscroll.Message`'s ten fields, as a user would declare them: no converters."""
+
+    id: str
+    conversation_id: str
+    role: Role
+    content: str
+    created_at: datetime | None
+    provider: str
+    sender_id: str | None = None
+    token_count: int | None = None
+    metadata: Mapping[str, Any] = attrs.field(factory=dict, hash=False, repr=False)
+    raw: Mapping[str, Any] | None = attrs.field(default=None, hash=False, repr=False)
+
+
+_TALKIFAI_ROLES: Final = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
+_CURSOR_ROLES: Final = {"user": Role.USER, "ai": Role.ASSISTANT, "system": Role.SYSTEM}
+
+
+def _hand_id(conversation_id: str, stamp: str, role: str, content: str, k: int) -> str:
+    # backscroll's derived id, written out as a user would (see src/backscroll/_ids.py).
+    data = f"{conversation_id}\x1f{stamp}\x1f{role}\x1f{content}\x1f{k}\x1f"
+    return hashlib.blake2b(data.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+async def _models_talkifai(server: PageServer, out: list[HandMessage] | None = None) -> int:
+    headers = {"Authorization": f"Bearer {_TOKEN}"}
+    count, offset = 0, 0
+    stamp_now: str | None = None
+    seen: dict[tuple[str, str], int] = {}  # identical messages at the current timestamp
+    async with mock_client(server) as client:
+        while True:
+            params = {"limit": TALKIFAI_LIMIT, "offset": offset}
+            response = await client.get(
+                _TALKIFAI_ROOT + _TALKIFAI_PATH, params=params, headers=headers
+            )
+            response.raise_for_status()
+            page = response.json()["messages"]
+            for m in page:
+                role, content, stamp = m["role"], m["content"], m["timestamp"]
+                if stamp != stamp_now:
+                    stamp_now, seen = stamp, {}
+                k = seen.get((role, content), 0)
+                seen[role, content] = k + 1
+                message = HandMessage(
+                    id=_hand_id(CONVERSATION, stamp, role, content, k),
+                    conversation_id=CONVERSATION,
+                    role=_TALKIFAI_ROLES.get(role, Role.UNKNOWN),
+                    content=content,
+                    created_at=datetime.fromisoformat(stamp),
+                    provider="talkifai",
+                    token_count=m.get("token_count"),
+                    raw=m,
+                )
+                if out is not None:
+                    out.append(message)
+                count += 1
+            if len(page) < TALKIFAI_LIMIT:
+                return count
+            offset += len(page)
+
+
+async def _models_cursor(server: PageServer, out: list[HandMessage] | None = None) -> int:
+    headers = {"Authorization": f"Bearer {_TOKEN}"}
+    count, after = 0, _FIRST_CURSOR
+    async with mock_client(server) as client:
+        while True:
+            params = {**_CURSOR_PARAMS, "after": after}
+            response = await client.get(_CURSOR_ROOT + _CURSOR_PATH, params=params, headers=headers)
+            response.raise_for_status()
+            body = response.json()
+            for m in reversed(body["data"]["messages"]):
+                message = HandMessage(
+                    id=m["id"],
+                    conversation_id=CONVERSATION,
+                    role=_CURSOR_ROLES.get(m["sender_type"], Role.UNKNOWN),
+                    content=m["text"],
+                    created_at=datetime.fromisoformat(m["created_at"]),
+                    provider="cursor",
+                    sender_id=m.get("sender_id"),
+                    metadata=m.get("metadata") or {},
+                    raw=m,
+                )
+                if out is not None:
+                    out.append(message)
+                count += 1
+            if not body["pagination"]["has_more"]:
+                return count
+            after = body["pagination"]["next_cursor"]
+
+
+async def hand_messages(vendor: str, messages: int) -> list[HandMessage]:
+    """Every message the fair floor builds for *vendor*, kept (to check it against backscroll)."""
+    out: list[HandMessage] = []
+    server = PageServer(vendor, messages)
+    await (_models_talkifai if vendor == "talkifai" else _models_cursor)(server, out)
+    return out
 
 
 def _requests_session(server: PageServer) -> Any:
@@ -270,6 +397,9 @@ def _runner(client: str, vendor: str) -> Callable[[PageServer], int]:
     if client == "httpx loop":
         loop = _httpx_talkifai if talkifai else _httpx_cursor
         return lambda server: anyio.run(loop, server)
+    if client == "httpx models":
+        models = _models_talkifai if talkifai else _models_cursor
+        return lambda server: anyio.run(models, server)
     if client == "requests loop":
         return _requests_talkifai if talkifai else _requests_cursor
     return _dlt_talkifai if talkifai else _dlt_cursor

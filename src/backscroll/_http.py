@@ -49,7 +49,7 @@ import anyio
 import attrs
 import httpx
 
-from backscroll import errors, testing
+from backscroll import _speed, errors, testing
 from backscroll._fields import describe
 from backscroll._hints import spell
 from backscroll._ratelimit import RateLimiter, check_rate
@@ -430,7 +430,9 @@ class HTTPCore:
         self._lib = _HTTPX if http_client is None else _library_of(http_client)
         self._set_timeout(timeout, http_client)
         self._client: httpx.AsyncClient = http_client or httpx.AsyncClient(
-            timeout=self._timeout or DEFAULT_TIMEOUT, follow_redirects=False
+            transport=_speed.default_transport(),
+            timeout=self._timeout or DEFAULT_TIMEOUT,
+            follow_redirects=False,
         )
 
     def _set_timeout(self, timeout: float | httpx.Timeout | None, client: Any) -> None:
@@ -781,7 +783,7 @@ class HTTPCore:
 
     def _decode(self, body: bytes, response: httpx.Response, method: str, path: str) -> Any:
         try:
-            return json.loads(body)
+            return _speed.loads(body)
         # ValueError covers JSONDecodeError, UnicodeDecodeError and integers past Python's
         # digit limit; RecursionError a body nested deeper than the parser's stack.
         except (ValueError, RecursionError):

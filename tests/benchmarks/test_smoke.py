@@ -10,26 +10,50 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import anyio
+import attrs
 import pytest
+
+from backscroll import Message
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the benchmarks package sits beside src/, not in it
 
 from benchmarks import client_cost, export, memory, run, throughput  # noqa: E402
+from benchmarks._data import CONVERSATION, PageServer  # noqa: E402
 
 
-def test_backscroll_and_the_httpx_loop_read_every_message() -> None:
-    """Both read the whole conversation of each API, and a ratio between them exists."""
-    rows = client_cost.run(messages=250, rounds=1, clients=("backscroll", "httpx loop"))
+def test_backscroll_and_both_httpx_floors_read_every_message() -> None:
+    """Each reads the whole conversation of each API, and a ratio to each floor exists."""
+    clients = ("backscroll", "httpx loop", "httpx models")
+    rows = client_cost.run(messages=250, rounds=1, clients=clients)
     assert [(r.vendor, r.client) for r in rows] == [
-        ("talkifai", "backscroll"),
-        ("talkifai", "httpx loop"),
-        ("cursor", "backscroll"),
-        ("cursor", "httpx loop"),
+        (vendor, client) for vendor in ("talkifai", "cursor") for client in clients
     ]
     assert all(r.messages == 250 and r.requests > 0 for r in rows)
     assert client_cost.ratio(rows, "cursor", "backscroll", "httpx loop") is not None
+    assert client_cost.ratio(rows, "talkifai", "backscroll", "httpx models") is not None
+
+
+@pytest.mark.parametrize("vendor", ["talkifai", "cursor"])
+def test_the_model_floor_builds_what_backscroll_yields(vendor: str) -> None:
+    """The fair floor's objects have every field of backscroll's messages, ids included."""
+    hand = anyio.run(client_cost.hand_messages, vendor, 350)
+    server = PageServer(vendor, 350)
+
+    async def read() -> list[Message]:
+        async with client_cost.mock_client(server) as client:
+            provider = client_cost.make_provider(vendor, client)
+            async with provider:
+                return [m async for m in provider.messages(CONVERSATION)]
+
+    messages = anyio.run(read)
+    fields = [field.name for field in attrs.fields(Message)]
+    assert fields == [field.name for field in attrs.fields(client_cost.HandMessage)]
+    assert len(hand) == len(messages) == 350
+    for built, message in zip(hand, messages, strict=True):
+        assert {f: getattr(built, f) for f in fields} == {f: getattr(message, f) for f in fields}
 
 
 def test_the_requests_loop_reads_every_message() -> None:
@@ -66,6 +90,35 @@ def test_export_migrates_every_conversation_over_loopback() -> None:
     assert all(0 < r.messages <= 240 for r in rows)
 
 
+@pytest.mark.parametrize(
+    ("vendor", "messages", "round_trips"),
+    [
+        ("talkifai", 0, 1),
+        ("talkifai", 99, 1),
+        ("talkifai", 100, 2),
+        ("talkifai", 500, 6),
+        ("talkifai", 501, 6),
+        ("cursor", 0, 1),
+        ("cursor", 100, 1),
+        ("cursor", 101, 2),
+        ("cursor", 500, 5),
+    ],
+)
+def test_the_ideal_counts_the_round_trips_an_exact_reader_needs(
+    vendor: str, messages: int, round_trips: int
+) -> None:
+    """A page of data each, and one more to see Talkifai's end when the last page is full."""
+    assert export.needed(vendor, messages) == round_trips
+
+
+def test_the_ideal_waits_for_the_busiest_reader() -> None:
+    """200 conversations at concurrency 64 take four rounds of conversations, not 3.125."""
+    row = _results().exports[0]
+    assert row.ideal == pytest.approx(0.02 * 1 * 6)  # 10 conversations, 16 readers: one round
+    wide = attrs.evolve(row, conversations=200, concurrency=64)
+    assert wide.ideal == pytest.approx(0.02 * 4 * 6)
+
+
 def test_memory_streams_in_a_child_process() -> None:
     """Each vendor streams its conversation in a fresh child that reports its RSS."""
     if sys.platform == "win32":
@@ -79,6 +132,8 @@ def test_throughput_migrates_into_every_sink() -> None:
     """Every sink receives every message from the in-memory source."""
     rows = throughput.run(conversations=2, messages=50)
     assert [(r.sink, r.messages) for r in rows] == [
+        ("SqliteSink, writes alone", 100),
+        ("hand executemany", 100),
         ("SqliteSink", 100),
         ("JsonlSink", 100),
         ("counting sink", 100),
@@ -93,7 +148,7 @@ def _cost(client: str, best: float) -> client_cost.ClientCost:
 
 def _results() -> run.Results:
     return run.Results(
-        costs=[_cost("backscroll", 1.1), _cost("httpx loop", 1.0)],
+        costs=[_cost("backscroll", 1.1), _cost("httpx loop", 1.0), _cost("httpx models", 0.9)],
         exports=[
             export.Export(
                 vendor="cursor",
@@ -104,6 +159,7 @@ def _results() -> run.Results:
                 requests=100,
                 latency=0.02,
                 wall=0.25,
+                round_trips=6,
             )
         ],
         memories=[
@@ -111,24 +167,36 @@ def _results() -> run.Results:
                 vendor="cursor", messages=10, baseline=30.0, peak=31.0, samples=((0, 30.0),)
             )
         ],
-        throughputs=[throughput.Throughput(sink="SqliteSink", messages=100, seconds=0.001)],
+        throughputs=[
+            throughput.Throughput(sink="SqliteSink", messages=100, seconds=0.001),
+            throughput.Throughput(sink=throughput.SQLITE_ALONE, messages=100, seconds=0.0012),
+            throughput.Throughput(sink=throughput.HAND_SQLITE, messages=100, seconds=0.001),
+        ],
     )
 
 
 def test_the_tables_give_a_verdict_on_every_target() -> None:
     """Each benchmark's table is printed with its target met or missed."""
     text = run.tables(_results())
-    assert "cursor: backscroll 1.10x the hand-written loop (target <= 1.2x): met" in text
-    assert "cursor at concurrency 16: 50% of ideal by requests made" in text
+    assert (
+        "cursor: backscroll 1.10x the hand-written loop building tuples (target <= 1.5x): met"
+        in text
+    )
+    assert (
+        "cursor: backscroll 1.22x the same loop building model objects (target <= 1.0x): MISSED"
+        in text
+    )
+    assert "cursor at concurrency 16: 48% of the ideal by round trips (50% by requests" in text
     assert "MISSED" in text
     assert "cursor: +1.0 MiB for 10 messages" in text
     assert "SqliteSink: 100,000 messages/s (target >= 50,000): met" in text
+    assert "SqliteSink: 1.20x a hand executemany of the same rows and commits" in text
 
 
 def test_the_runner_prints_the_tables_of_a_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
     """``python -m benchmarks.run --smoke --only d --no-plot`` prints the throughput table."""
     results = run.main(["--smoke", "--only", "d", "--no-plot"])
-    assert len(results.throughputs) == 3
+    assert len(results.throughputs) == 5
     assert "### (d) Migration throughput" in capsys.readouterr().out
 
 

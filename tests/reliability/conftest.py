@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.to_thread
 import httpx
+import pytest
 
 import backscroll
+from backscroll import _speed
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -32,6 +34,12 @@ SANDBOX = str(pathlib.Path(PACKAGE, "sandbox"))
 #: How long a test waits for the sandbox to hold a request before it gives up. Never reached
 #: when things work: it turns a hang into a failure.
 HOLD_TIMEOUT = 30.0
+
+
+@pytest.fixture(autouse=True)
+def httpx_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests look into httpcore's pool: the speed extra's aiohttp transport stays off."""
+    monkeypatch.setattr(_speed, "_httpx_aiohttp", None)
 
 
 class Named(dict[int, str]):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from backscroll._converter import to_dict
+from backscroll._speed import dumps_row
 from backscroll.errors import SinkError
 from backscroll.sinks._file import FileSink
 
@@ -17,10 +17,6 @@ if TYPE_CHECKING:
 
 __all__ = ["JsonlSink", "json_line"]
 
-# One encoder for every line: json.dumps builds a new one per call whenever an option
-# differs from its defaults, which costs more than encoding a short message.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
-
 
 def json_line(data: Any) -> bytes:
     r"""
@@ -29,10 +25,7 @@ def json_line(data: Any) -> bytes:
     Non-ASCII text is written as is; only a string holding a lone surrogate (which UTF-8
     cannot carry, but a vendor's JSON can) makes the line fall back to ``\\u`` escapes.
     """
-    try:
-        return _encode(data).encode("utf-8") + b"\n"
-    except UnicodeEncodeError:
-        return json.dumps(data).encode("ascii") + b"\n"
+    return dumps_row(data) + b"\n"
 
 
 class JsonlSink(FileSink):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Final
 
 from backscroll._converter import to_dict
+from backscroll._speed import dumps_row
 from backscroll.errors import SinkError
 from backscroll.sinks._file import FileSink
 
@@ -67,9 +67,6 @@ INSERT INTO conversations (provider, id, created_at, data) VALUES (?, ?, ?, ?)
 ON CONFLICT (provider, id) DO UPDATE SET created_at = excluded.created_at, data = excluded.data
 """
 _COUNT: Final = "SELECT COUNT(*) FROM messages WHERE provider = ? AND conversation_id = ?"
-# One encoder for every row: json.dumps builds a new one per call whenever an option
-# differs from its defaults, which costs more than encoding a short message.
-_encode = json.JSONEncoder(ensure_ascii=False).encode
 # The lengths of a UTC isoformat without and with microseconds.
 _ISO_SECONDS: Final = len("2024-09-25T19:54:59+00:00")
 _ISO_MICROSECONDS: Final = len("2024-09-25T19:54:59.124733+00:00")
@@ -224,7 +221,7 @@ def _row(message: Message, *, safe: bool = False) -> tuple[object, ...]:
         _utc_text_of(data["created_at"], message.created_at),
         None if message.sender_id is None else text(message.sender_id),
         message.token_count,
-        json.dumps(data) if safe else _encode(data),
+        dumps_row(data).decode("utf-8"),
     )
 
 
@@ -255,12 +252,7 @@ def _utc_text(moment: datetime | None) -> str | None:
 
 
 def _json(data: object) -> str:
-    try:
-        text = _encode(data)
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(data)  # a lone surrogate: keep it, \u-escaped
-    return text
+    return dumps_row(data).decode("utf-8")
 
 
 def _same(value: str) -> str:
