@@ -34,6 +34,7 @@ __all__ = [
     "IdsFile",
     "MaxRetries",
     "Quiet",
+    "RateLimit",
     "Shard",
     "Since",
     "SourceArgument",
@@ -87,6 +88,20 @@ Timeout = Annotated[
         metavar="SECONDS",
         min=0.0,
         help="How long one request may take; default 30 (10 to connect).",
+        show_default=False,
+        rich_help_panel=_VENDOR,
+    ),
+]
+RateLimit = Annotated[
+    float | None,
+    typer.Option(
+        "--rate-limit",
+        metavar="PER_SECOND",
+        min=0.001,
+        help=(
+            "At most this many requests per second to the vendor, across all --concurrency "
+            "readers; a 429 slows it further until the vendor recovers."
+        ),
         show_default=False,
         rich_help_panel=_VENDOR,
     ),
@@ -210,6 +225,7 @@ class CopyFlags:
     base_url: BaseUrl = None
     max_retries: MaxRetries = None
     timeout: Timeout = None
+    rate_limit: RateLimit = None
     allow_insecure_http: AllowInsecureHttp = False
     ids: Ids = None
     ids_file: IdsFile = None

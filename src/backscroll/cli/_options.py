@@ -44,6 +44,7 @@ GENERAL_FLAGS: Final[Mapping[str, str]] = {
     "max_retries": "--max-retries",
     "timeout": "--timeout",
     "allow_insecure_http": "--allow-insecure-http",
+    "rate_limit": "--rate-limit",
 }
 #: Keywords that hints name, spelled as the command line's flags (see `backscroll._hints`).
 HINT_FLAGS: Final[Mapping[str, str]] = {
@@ -135,6 +136,7 @@ class Connection:
     max_retries: int | None = None
     timeout: float | None = None
     allow_insecure_http: bool = False
+    rate_limit: float | None = None
 
 
 def parse_source(text: str) -> Source:
@@ -247,6 +249,8 @@ def open_provider(source: Source, connection: Connection) -> Provider:
         options["timeout"] = connection.timeout
     if connection.allow_insecure_http:
         options["allow_insecure_http"] = True
+    if connection.rate_limit is not None:
+        options["rate_limit"] = connection.rate_limit
     for setting in vendor.all_settings:
         value = connection.settings.get(setting.flag) or os.environ.get(setting.env_var)
         if not value:

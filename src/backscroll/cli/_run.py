@@ -101,6 +101,7 @@ def run_copy(
             max_retries=flags.max_retries,
             timeout=flags.timeout,
             allow_insecure_http=flags.allow_insecure_http,
+            rate_limit=flags.rate_limit,
         ),
         target=target,
         conversation_ids=read_ids(flags.ids or [], flags.ids_file),
@@ -291,6 +292,9 @@ def observed(source: object) -> str:
     waits = getattr(limiter, "waits", 0)
     if isinstance(waits, int) and waits:
         parts.append(plural(waits, "rate-limit wait"))
+    waiting = getattr(limiter, "waiting", 0)
+    if isinstance(waiting, int) and waiting:
+        parts.append(f"{waiting} waiting on --rate-limit")
     return ", ".join(parts)
 
 
