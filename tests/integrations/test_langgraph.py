@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import anyio.lowlevel
 import anyio.to_thread
+import attrs
 import pytest
 
 pytest.importorskip("langgraph", reason="needs the langgraph extra (nox -s integrations)")
@@ -306,6 +307,48 @@ async def test_a_message_arriving_between_the_start_and_the_load_is_written_once
     assert updates[1].messages == everything[-1:]
     thread = await chat.graph.aget_state(CONFIG)
     assert thread.values["messages"] == everything
+
+
+class _BlanksSome:
+    """A provider whose messages with the given ids come with empty content."""
+
+    def __init__(self, provider: CursorProvider, blank: set[str]) -> None:
+        self.name = provider.name
+        self._provider = provider
+        self._blank = blank
+
+    async def messages(self, conversation_id: str, **options: Any) -> AsyncIterator[Message]:
+        """The provider's messages, the chosen ones emptied."""
+        async for message in self._provider.messages(conversation_id, **options):
+            yield attrs.evolve(message, content="") if message.id in self._blank else message
+
+
+async def test_a_message_drop_empty_leaves_out_writes_nothing_and_the_follow_goes_on() -> None:
+    """A new message the conversion drops is not written or yielded; the next one is."""
+    chat = Chat()
+    sandbox = Sandbox(seed=0)
+    async with sandbox.cursor() as provider:
+        blank: set[str] = set()
+        before = await aload_messages(provider, DOCS_CONVERSATION)
+
+        async def grow_one_blank(seconds: float) -> None:
+            del seconds
+            await anyio.lowlevel.checkpoint()
+            first, _ = sandbox.grow(DOCS_CONVERSATION, 2)
+            blank.add(first["id"])
+
+        blanking: Any = _BlanksSome(provider, blank)
+        async with follow_thread(
+            chat.graph, CONFIG, blanking, DOCS_CONVERSATION, drop_empty=True, sleep=grow_one_blank
+        ) as follower:
+            updates = await _updates(follower, 2)
+            assert follower.state == updates[-1].state
+            assert DOCS_CONVERSATION in repr(follower)
+        everything = await aload_messages(provider, DOCS_CONVERSATION)
+    assert updates[0].messages == before
+    assert updates[1].messages == everything[-1:]
+    thread = await chat.graph.aget_state(CONFIG)
+    assert thread.values["messages"] == [*before, everything[-1]]
 
 
 @pytest.mark.parametrize(
