@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import anyio
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -47,12 +48,15 @@ def _messages(steps: list[list[int]]) -> list[list[Message]]:
     return batches
 
 
+# Each event loop gets its own 60 examples (a test id each): about a third of a second apiece,
+# so trio costs the suite little.
+@pytest.mark.parametrize("backend", ["asyncio", "trio"])
 @settings(max_examples=60, deadline=None)
 @given(steps=growths, restarts=st.sets(st.integers(1, 30)), lookback=st.integers(0, 5))
 def test_follow_yields_every_message_once_across_any_restarts(
-    steps: list[list[int]], restarts: set[int], lookback: int
+    backend: str, steps: list[list[int]], restarts: set[int], lookback: int
 ) -> None:
-    """Growth in bursts, restarts from a JSON-saved state anywhere: the exact history."""
+    """Growth in bursts, restarts from a JSON-saved state anywhere, on either loop: all, once."""
     batches = _messages(steps)
     everything = [m for batch in batches for m in batch]
     plugin = _Plugin([])
@@ -84,5 +88,5 @@ def test_follow_yields_every_message_once_across_any_restarts(
         if pending:
             plugin.history.extend(pending.pop(0))
 
-    anyio.run(main)
+    anyio.run(main, backend=backend)
     assert [m.id for m in got] == [m.id for m in everything]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
+import attrs
 import pytest
 
 pytest.importorskip("langgraph", reason="needs the langgraph extra (nox -s integrations)")
@@ -17,17 +20,26 @@ from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.store.base import BaseStore  # noqa: TC002 - LangGraph reads node annotations
 from langgraph.store.memory import InMemoryStore
 
-from backscroll import ConfigurationError, CursorProvider
+import backscroll
+from backscroll import ConfigurationError, CursorProvider, FollowState
 from backscroll.blocking import run
 from backscroll.errors import ReadOnlyError
 from backscroll.integrations.langchain import aload_messages
-from backscroll.integrations.langgraph import BackscrollStore, aload_thread
+from backscroll.integrations.langgraph import (
+    BackscrollStore,
+    ThreadUpdate,
+    aload_thread,
+    follow_thread,
+)
 from backscroll.sandbox import CURSOR_API_KEY, Sandbox, serving
 
 from .conftest import DOCS_CONVERSATION, run_page
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
     from pathlib import Path
+
+    from backscroll import Message
 
 pytestmark = pytest.mark.anyio
 CONFIG: Any = {"configurable": {"thread_id": DOCS_CONVERSATION}}
@@ -196,6 +208,168 @@ def test_sync_and_async_lookups_share_one_store_over_real_sockets(backend: str) 
     anyio.run(serve_and_read, backend=backend)
 
 
+def growing(sandbox: Sandbox, *counts: int) -> Callable[[float], Awaitable[None]]:
+    """A fake sleep: each wait grows the conversation by the next count; none is left to wait."""
+    script = list(counts)
+
+    async def sleep(seconds: float) -> None:
+        del seconds  # never waits on real time
+        await anyio.lowlevel.checkpoint()
+        if not script:
+            msg = "the follow waited again after the scripted growth"
+            raise AssertionError(msg)
+        sandbox.grow(DOCS_CONVERSATION, script.pop(0))
+
+    return sleep
+
+
+async def _updates(follower: Any, count: int) -> list[ThreadUpdate]:
+    return [await anext(follower) for _ in range(count)]
+
+
+async def test_a_followed_thread_gets_the_history_then_each_new_message() -> None:
+    """follow_thread loads the history, then appends each grown message once; no model call."""
+    chat = Chat()
+    sandbox = Sandbox(seed=0)
+    async with sandbox.cursor() as provider:
+        history = await aload_messages(provider, DOCS_CONVERSATION)
+        sleep = growing(sandbox, 2, 3)
+        async with follow_thread(
+            chat.graph, CONFIG, provider, DOCS_CONVERSATION, sleep=sleep
+        ) as follower:
+            updates = await _updates(follower, 1 + 5)
+        everything = await aload_messages(provider, DOCS_CONVERSATION)
+    assert updates[0].messages == history
+    assert [len(u.messages) for u in updates[1:]] == [1] * 5
+    assert [m for u in updates for m in u.messages] == everything
+    state = await chat.graph.aget_state(CONFIG)
+    assert state.values["messages"] == everything
+    assert (
+        updates[-1].config["configurable"]["checkpoint_id"]
+        == state.config["configurable"]["checkpoint_id"]
+    )
+    assert chat.seen == []
+
+
+async def test_a_followed_thread_resumes_from_saved_state_with_no_repeat_and_no_gap() -> None:
+    """A state saved with an update, through JSON, resumes right after that update's message."""
+    chat = Chat()
+    sandbox = Sandbox(seed=0)
+    async with sandbox.cursor() as provider:
+        async with follow_thread(
+            chat.graph, CONFIG, provider, DOCS_CONVERSATION, sleep=growing(sandbox, 4)
+        ) as follower:
+            first = await _updates(follower, 1 + 2)
+            saved = json.dumps(backscroll.to_dict(first[-1].state))
+        sandbox.grow(DOCS_CONVERSATION, 3)  # while the service is down
+        state = backscroll.from_dict(FollowState, json.loads(saved))
+        async with follow_thread(
+            chat.graph, CONFIG, provider, DOCS_CONVERSATION, state=state, sleep=growing(sandbox)
+        ) as follower:
+            rest = await _updates(follower, 2 + 3)
+        everything = await aload_messages(provider, DOCS_CONVERSATION)
+    assert [m for u in first + rest for m in u.messages] == everything
+    thread = await chat.graph.aget_state(CONFIG)
+    assert thread.values["messages"] == everything
+
+
+class _GrowsBeforeLoading:
+    """A provider that grows the conversation just before it is read oldest first."""
+
+    def __init__(self, provider: CursorProvider, sandbox: Sandbox) -> None:
+        self.name = provider.name
+        self._provider = provider
+        self._sandbox = sandbox
+        self._grown = False
+
+    def messages(self, conversation_id: str, **options: Any) -> AsyncIterator[Message]:
+        """The provider's messages; the first ascending read comes after two new ones."""
+        if options.get("order", "asc") == "asc" and not self._grown:
+            self._grown = True
+            self._sandbox.grow(conversation_id, 2)
+        return self._provider.messages(conversation_id, **options)
+
+
+async def test_a_message_arriving_between_the_start_and_the_load_is_written_once() -> None:
+    """Messages in both the loaded history and the follow's first poll are not written twice."""
+    chat = Chat()
+    sandbox = Sandbox(seed=0)
+    async with sandbox.cursor() as provider:
+        before = await aload_messages(provider, DOCS_CONVERSATION)
+        racing: Any = _GrowsBeforeLoading(provider, sandbox)
+        async with follow_thread(
+            chat.graph, CONFIG, racing, DOCS_CONVERSATION, sleep=growing(sandbox, 1)
+        ) as follower:
+            updates = await _updates(follower, 2)
+        everything = await aload_messages(provider, DOCS_CONVERSATION)
+    assert len(everything) == len(before) + 3
+    assert updates[0].messages == everything[:-1]
+    assert updates[1].messages == everything[-1:]
+    thread = await chat.graph.aget_state(CONFIG)
+    assert thread.values["messages"] == everything
+
+
+class _BlanksSome:
+    """A provider whose messages with the given ids come with empty content."""
+
+    def __init__(self, provider: CursorProvider, blank: set[str]) -> None:
+        self.name = provider.name
+        self._provider = provider
+        self._blank = blank
+
+    async def messages(self, conversation_id: str, **options: Any) -> AsyncIterator[Message]:
+        """The provider's messages, the chosen ones emptied."""
+        async for message in self._provider.messages(conversation_id, **options):
+            yield attrs.evolve(message, content="") if message.id in self._blank else message
+
+
+async def test_a_message_drop_empty_leaves_out_writes_nothing_and_the_follow_goes_on() -> None:
+    """A new message the conversion drops is not written or yielded; the next one is."""
+    chat = Chat()
+    sandbox = Sandbox(seed=0)
+    async with sandbox.cursor() as provider:
+        blank: set[str] = set()
+        before = await aload_messages(provider, DOCS_CONVERSATION)
+
+        async def grow_one_blank(seconds: float) -> None:
+            del seconds
+            await anyio.lowlevel.checkpoint()
+            first, _ = sandbox.grow(DOCS_CONVERSATION, 2)
+            blank.add(first["id"])
+
+        blanking: Any = _BlanksSome(provider, blank)
+        async with follow_thread(
+            chat.graph, CONFIG, blanking, DOCS_CONVERSATION, drop_empty=True, sleep=grow_one_blank
+        ) as follower:
+            updates = await _updates(follower, 2)
+            assert follower.state == updates[-1].state
+            assert DOCS_CONVERSATION in repr(follower)
+        everything = await aload_messages(provider, DOCS_CONVERSATION)
+    assert updates[0].messages == before
+    assert updates[1].messages == everything[-1:]
+    thread = await chat.graph.aget_state(CONFIG)
+    assert thread.values["messages"] == [*before, everything[-1]]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"unmapped": "drop"}, "unmapped"),
+        ({"max_messages": 0}, "max_messages"),
+        ({"interval": 0}, "interval"),
+        (
+            {"state": FollowState(conversation_id="other", provider="cursor")},
+            "follows conversation 'other'",
+        ),
+    ],
+)
+def test_follow_thread_refuses_bad_options_at_the_call(kwargs: dict[str, Any], match: str) -> None:
+    """A bad option or a state saved for another conversation fails before anything is read."""
+    provider = CursorProvider(api_key=CURSOR_API_KEY)
+    with pytest.raises(ConfigurationError, match=match):
+        follow_thread(Chat().graph, CONFIG, provider, DOCS_CONVERSATION, **kwargs)
+
+
 def test_the_documentation_page_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The python blocks of docs/integrations/langgraph.md run against the sandbox."""
-    assert run_page("langgraph.md", tmp_path, monkeypatch) >= 2
+    assert run_page("langgraph.md", tmp_path, monkeypatch) >= 3

@@ -4,12 +4,14 @@ LangGraph: vendor history as a thread's starting state, and as a store to look u
 Needs the ``langgraph`` extra: ``pip install 'backscroll[langgraph]'`` (it brings
 langchain-core).
 
-Two ways into a graph, both without a model call:
+Three ways into a graph, none of them with a model call:
 
 - `aload_thread` reads a conversation and writes it into a thread's state with
   ``aupdate_state``, as if a node had produced it: the thread then continues from the
   vendor's history (``graph.ainvoke({"messages": history})`` would do the same at the cost
   of running the graph, model call included);
+- `follow_thread` does the same, then keeps the thread current: each message the vendor
+  adds later is appended to the thread's state as it arrives (`backscroll.follow`);
 - `BackscrollStore` is a read-only LangGraph ``BaseStore``: a node looks up any vendor
   conversation by namespace and key (``await runtime.store.aget(("backscroll",),
   "con_9s2kd81")``), and the store can sit in front of your own writable store, which keeps
@@ -25,16 +27,22 @@ repeats a history loaded twice.
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Self
 
+import attrs
+
+from backscroll._follow import DEFAULT_LOOKBACK, DEFAULT_MAX_SEEN, FollowState, follow
 from backscroll._protocols import ChatHistoryProvider, ListsConversations
+from backscroll._validate import positive_int
 from backscroll.errors import ConfigurationError, NotFoundError, ReadOnlyError
 from backscroll.integrations import _facade
-from backscroll.integrations._mapping import missing_extra
+from backscroll.integrations._mapping import missing_extra, select
+from backscroll.integrations._reading import read_history
 
 try:
-    from langchain_core.messages import message_to_dict
+    from langchain_core.messages import BaseMessage, message_to_dict
+    from langchain_core.runnables import RunnableConfig
     from langgraph.store.base import (
         BaseStore,
         GetOp,
@@ -47,19 +55,20 @@ try:
 except ImportError as exc:
     raise missing_extra("backscroll.integrations.langgraph", "langgraph", "langgraph") from exc
 
-from backscroll.integrations.langchain import aload_messages
+from backscroll.integrations.langchain import aload_messages, to_langchain_messages
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import AsyncGenerator, Iterable
+    from types import TracebackType
 
-    from langchain_core.runnables import RunnableConfig
     from langgraph.pregel import Pregel
     from langgraph.store.base import Op, Result
 
+    from backscroll._follow import Follower, Sleep
     from backscroll._models import Conversation
     from backscroll.integrations._mapping import Names, Unmapped
 
-__all__ = ["BackscrollStore", "aload_thread"]
+__all__ = ["BackscrollStore", "ThreadFollower", "ThreadUpdate", "aload_thread", "follow_thread"]
 
 
 async def aload_thread(
@@ -120,6 +129,220 @@ async def aload_thread(
         unmapped=unmapped,
     )
     return await graph.aupdate_state(config, {key: history}, as_node=as_node)
+
+
+@attrs.frozen
+class ThreadUpdate:
+    """
+    What `follow_thread` wrote into the thread: messages, and where the follow stands.
+
+    Attributes:
+        messages: The LangChain messages appended (the whole history, first).
+        state: Where the follow stands once they are written; save it to resume with
+            ``follow_thread(..., state=...)``.
+        config: The config of the checkpoint written, as ``aupdate_state`` returns it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    messages: list[BaseMessage]
+    state: FollowState
+    config: RunnableConfig
+
+
+class ThreadFollower:
+    """
+    A graph thread kept current with a vendor conversation; made by `follow_thread`.
+
+    An async iterator of `ThreadUpdate` (``async for``) and an async context manager
+    (``async with``, which closes it): each update has been written to the thread by the
+    time it is yielded.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        graph: Pregel[Any, Any, Any, Any],
+        config: RunnableConfig,
+        provider: ChatHistoryProvider,
+        follower: Follower,
+        *,
+        load: bool,
+        key: str,
+        as_node: str | None,
+        max_messages: int | None,
+        convert: functools.partial[list[BaseMessage]],
+    ) -> None:
+        self._graph = graph
+        self._config = config
+        self._provider = provider
+        self._follower = follower
+        self._load = load
+        self._key = key
+        self._as_node = as_node
+        self._max_messages = max_messages
+        self._convert = convert
+        self._updates = self._run()
+
+    def __repr__(self) -> str:
+        return f"<ThreadFollower {self._follower!r}>"
+
+    @property
+    def state(self) -> FollowState | None:
+        """Where the follow stands after the last update yielded (as `Follower.state`)."""
+        return self._follower.state
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> ThreadUpdate:
+        return await self._updates.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop following: nothing keeps running afterwards."""
+        await self._updates.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _write(self, messages: list[BaseMessage]) -> RunnableConfig:
+        return await self._graph.aupdate_state(
+            self._config, {self._key: messages}, as_node=self._as_node
+        )
+
+    async def _run(self) -> AsyncGenerator[ThreadUpdate, None]:
+        follower = self._follower
+        async with follower:
+            # The follow's start first, the history after it: a message arriving between
+            # the two is in both, never in neither; the ids tell which to skip.
+            start = await follower.start()
+            loaded: set[str] = set()
+            if self._load:
+                history = await read_history(
+                    self._provider, follower.conversation_id, newest=self._max_messages
+                )
+                loaded = {m.id for m in history if not start.covers(m)}
+                messages = self._convert(history)
+                yield ThreadUpdate(messages, start, await self._write(messages))
+            async for message in follower:
+                if message.id in loaded:
+                    loaded.discard(message.id)
+                    continue
+                messages = self._convert([message])
+                if not messages:  # dropped by drop_empty= or unmapped="skip"
+                    continue
+                state = follower.state
+                if state is None:  # pragma: no cover - set before the first message
+                    raise AssertionError
+                yield ThreadUpdate(messages, state, await self._write(messages))
+
+
+def follow_thread(
+    graph: Pregel[Any, Any, Any, Any],
+    config: RunnableConfig,
+    provider: ChatHistoryProvider,
+    conversation_id: str,
+    *,
+    state: FollowState | None = None,
+    key: str = "messages",
+    as_node: str | None = None,
+    max_messages: int | None = None,
+    names: Names = False,
+    drop_empty: bool = False,
+    unmapped: Unmapped = "user",
+    interval: float = 5.0,
+    jitter: float = 0.1,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    max_seen: int = DEFAULT_MAX_SEEN,
+    max_backoff: float = 300.0,
+    max_failures: int = 8,
+    sleep: Sleep | None = None,
+) -> ThreadFollower:
+    """
+    Load a vendor conversation into a graph thread, then append each new message as it comes.
+
+    .. code-block:: python
+
+        async with follow_thread(graph, config, provider, "con_9s2kd81", state=saved) as updates:
+            async for update in updates:
+                save(backscroll.to_dict(update.state))
+
+    Without *state*, the history is loaded first, as `aload_thread` loads it (the first
+    update holds it), and the follow starts at its end; with *state* (saved from an update)
+    the thread is taken to hold everything up to it already, and only what came after is
+    appended, with no repeat and no gap. Each message is written with ``aupdate_state``, as
+    if *as_node* had produced it; the graph is not run.
+
+    Args:
+        graph: A compiled graph with a checkpointer (``builder.compile(checkpointer=...)``).
+        config: The thread's config, ``{"configurable": {"thread_id": ...}}``.
+        provider: Where the conversation lives.
+        conversation_id: Its id at the vendor.
+        state: Resume where a saved `ThreadUpdate.state` left off, without loading.
+        key: As for `aload_thread`.
+        as_node: As for `aload_thread`.
+        max_messages: As for `aload_thread` (the history loaded at the start).
+        names: As for `aload_thread`.
+        drop_empty: As for `aload_thread`; a dropped message writes nothing.
+        unmapped: As for `aload_thread`; a skipped message writes nothing.
+        interval: As for `backscroll.follow`.
+        jitter: As for `backscroll.follow`.
+        lookback: As for `backscroll.follow`.
+        max_seen: As for `backscroll.follow`.
+        max_backoff: As for `backscroll.follow`.
+        max_failures: As for `backscroll.follow`.
+        sleep: As for `backscroll.follow` (tests pass a fake clock's).
+
+    Returns:
+        A `ThreadFollower`: ``async for`` its updates; ``async with`` it to stop.
+
+    Raises:
+        ConfigurationError: an option is invalid, or *state* was saved for another
+            conversation or vendor.
+
+    Iterating raises what `backscroll.follow` raises, and LangGraph's own errors when the
+    graph has no checkpointer or the update is ambiguous.
+
+    .. versionadded:: 0.1.0
+    """
+    select([], unmapped=unmapped, drop_empty=drop_empty, target="follow_thread")
+    if max_messages is not None:
+        positive_int(max_messages, "max_messages")
+    follower = follow(
+        provider,
+        conversation_id,
+        state=state,
+        interval=interval,
+        jitter=jitter,
+        lookback=lookback,
+        max_seen=max_seen,
+        max_backoff=max_backoff,
+        max_failures=max_failures,
+        sleep=sleep,
+    )
+    convert = functools.partial(
+        to_langchain_messages, names=names, drop_empty=drop_empty, unmapped=unmapped
+    )
+    return ThreadFollower(
+        graph,
+        config,
+        provider,
+        follower,
+        load=state is None,
+        key=key,
+        as_node=as_node,
+        max_messages=max_messages,
+        convert=convert,
+    )
 
 
 class BackscrollStore(BaseStore):

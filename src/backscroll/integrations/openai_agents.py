@@ -21,6 +21,10 @@ vendor shows its new messages at the next turn. ``get_items(limit=N)`` (the SDK'
 and stops once it has enough, so a long conversation is not fetched whole where the vendor
 pages backwards.
 
+There is no follow here (`backscroll.follow`), on purpose: the session is read when a turn
+starts, and each read already brings the vendor's newest messages, so polling between turns
+would keep nothing more current.
+
 .. versionadded:: 0.1.0
 """
 
