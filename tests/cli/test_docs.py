@@ -18,6 +18,7 @@ COMMANDS = [
     ["sandbox", "serve"],
     ["vendors"],
     ["conversations"],
+    ["follow"],
     [],
 ]
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
