@@ -195,6 +195,7 @@ async def test_into_jsonl_an_earlier_since_is_refused_with_what_to_do(tmp_path: 
     text = str(caught.value)
     assert f"holds messages from {at(5).isoformat()} on" in text
     assert "asks for messages from the start" in text
+    assert "an append-only sink would get some messages twice" in text
     assert "SqliteSink" in text
     assert "checkpoint=" in text
     assert f"since={at(5).isoformat()} or later" in text
@@ -279,7 +280,7 @@ async def test_a_backfill_with_delete_after_needs_a_sink_that_counts(tmp_path: P
     checkpoint = tmp_path / "ckpt"
     sink = CountlessSink()
     await backscroll.migrate(source, sink, checkpoint=checkpoint, since=at(3))
-    with pytest.raises(CheckpointError, match="holds messages from"):
+    with pytest.raises(CheckpointError, match="with delete_after=True, a sink that does not"):
         await backscroll.migrate(source, sink, checkpoint=checkpoint, delete_after=True)
     assert source.deleted == []
     report = await backscroll.migrate(source, sink, checkpoint=checkpoint)
@@ -297,7 +298,7 @@ def test_a_checkpoint_without_since_holds_messages_from_the_start(tmp_path: Path
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     checkpoint = Checkpoint.open(path, source=SOURCE, sink=SINK)
     assert checkpoint.since is None
-    checkpoint.start_from(None, rewrites=False)  # nothing older to refuse
+    checkpoint.start_from(None, unable="append-only")  # nothing older to refuse
     assert not checkpoint.backfilling
 
 
@@ -305,10 +306,10 @@ def test_since_and_a_backfill_under_way_survive_a_save(tmp_path: Path) -> None:
     """The recorded since and the backfill's pass and start are read back as saved."""
     path = tmp_path / "ckpt"
     checkpoint = Checkpoint.open(path, source=SOURCE, sink=SINK)
-    checkpoint.start_from(at(5), rewrites=True)
+    checkpoint.start_from(at(5), unable=None)
     checkpoint.watermark("c0").advance(message("c0", 6))
     checkpoint.save()
-    checkpoint.start_from(at(2), rewrites=True)
+    checkpoint.start_from(at(2), unable=None)
     checkpoint.save()
     again = Checkpoint.open(path, source=SOURCE, sink=SINK)
     assert (again.since, again.backfill_pass, again.backfill_since) == (at(5), 1, at(2))

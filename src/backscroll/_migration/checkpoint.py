@@ -224,32 +224,33 @@ class Checkpoint:
         self._touched.add(conversation_id)
         return watermark
 
-    def start_from(self, since: datetime | None, *, rewrites: bool) -> None:
+    def start_from(self, since: datetime | None, *, unable: str | None = None) -> None:
         """
         Take on the run's *since* (aware, or ``None`` for the start): record it, or backfill.
 
         A *since* no earlier than the checkpoint's is recorded: the conversations first
         copied by this run hold messages from there on only. An earlier one, while any
         conversation is recorded, starts (or goes on with) a backfill: see `backfilling`.
-        *rewrites* says whether the sink absorbs a message written twice (an upsert),
-        which a backfill interrupted part-way through a conversation does.
+        A backfill interrupted part-way through a conversation writes some of its
+        messages again, which the sink must absorb (an upsert); *unable* says why the
+        sink cannot (``None``: it can).
 
         Raises:
             CheckpointError: *since* asks for messages older than the checkpoint holds,
-                and the sink cannot take a backfill (not *rewrites*).
+                and the sink cannot take a backfill (*unable*).
         """
         held = self.since
         if not (self.conversations and held is not None and _earlier(since, held)):
             self.since = since
             self.backfill_pass = self.backfill_since = None
             return
-        if not rewrites:
+        if unable is not None:
             asked = "from the start" if since is None else f"from {_moment(since)}"
             msg = (
                 f"the checkpoint {self.path} holds messages from {_moment(held)} on (an earlier "
                 f"run passed {_passing('since', _moment(held))}) and counts older ones as "
-                f"copied: this run asks for messages {asked}, which an append-only sink "
-                f"cannot backfill without writing some twice. {_backfill_hint(held)}"
+                f"copied: this run asks for messages {asked}, which it cannot backfill "
+                f"({unable}). {_backfill_hint(held)}"
             )
             raise CheckpointError(msg)
         under_way = self.backfill_pass == self.pass_number

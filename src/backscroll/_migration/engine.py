@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
+from backscroll._hints import spell
 from backscroll._migration.checkpoint import Checkpoint
 from backscroll._migration.lock import holding
 from backscroll._migration.pipeline import (
@@ -150,7 +151,7 @@ async def migrate(
         state = await anyio.to_thread.run_sync(
             lambda: Checkpoint.open(path, source=source_identity(source), sink=sink_identity(sink))
         )
-        state.start_from(pipeline.since, rewrites=_rewrites(sink, delete_after=delete_after))
+        state.start_from(pipeline.since, unable=_backfill_refused(sink, delete_after=delete_after))
         writer = SinkWriter(pipeline, sink, state, delete_after=delete_after)
         await writer.prepare()
         await pipeline.run(writer)
@@ -163,17 +164,22 @@ async def migrate(
     return pipeline.report(complete=state.pass_complete)
 
 
-def _rewrites(sink: Sink, *, delete_after: bool) -> bool:
+def _backfill_refused(sink: Sink, *, delete_after: bool) -> str | None:
     """
-    Whether a backfill may write a message the sink holds: it keeps one copy (an upsert).
+    Why a backfill may not write a message the sink holds (``None``: it keeps one copy).
 
     An append-only sink would hold it twice. With ``delete_after``, a sink that does not
-    count its messages is also refused: the watermark's count, which then decides a
-    delete, counts a message copied twice twice.
+    count its messages is refused too: the checkpoint's count, which then decides a
+    delete, would count a message copied twice twice.
     """
     if isinstance(sink, RewindableSink):
-        return False
-    return not delete_after or isinstance(sink, CountsMessages)
+        return "an append-only sink would get some messages twice"
+    if delete_after and not isinstance(sink, CountsMessages):
+        return (
+            f"with {spell('delete_after', 'True')}, a sink that does not count its messages "
+            "would have some counted twice towards the delete"
+        )
+    return None
 
 
 def _lock(sink: Sink, checkpoint: Path | None) -> contextlib.ExitStack:
