@@ -350,3 +350,57 @@ def test_a_shard_count_of_zero_says_n_must_be_at_least_one() -> None:
     out_of_range = invoke("migrate", "cursor", "--id", "c", "--to", "sqlite:h.db", "--shard", "4/4")
     assert_usage_error(zero, "--shard 1/0: N, the number of shards, must be at least 1")
     assert_usage_error(out_of_range, "--shard 4/4: I must be from 0 to 3")
+
+
+def test_dropping_since_backfills_an_sqlite_target(served: Served, tmp_path: Path) -> None:
+    """A --since run, then one without it: the SQLite target ends with every message once."""
+    args = [
+        "migrate",
+        *vendor_args(served, "talkifai"),
+        "--id",
+        "chat_abc123",
+        "--to",
+        "sqlite:h.db",
+        "--json",
+    ]
+    truth = len(served.sandbox.data.talkifai["chat_abc123"])
+    first = json.loads(invoke(*args, "--since", "2024-01-15T12:00:00Z", env=served.env).stdout)
+    second = json.loads(invoke(*args, env=served.env).stdout)
+
+    assert 0 < first["messages_written"] < truth
+    assert first["messages_written"] + second["messages_written"] == truth
+    keys = sqlite_keys(tmp_path / "h.db")
+    assert len(keys) == len(set(keys)) == truth
+
+
+def test_dropping_since_into_jsonl_says_what_the_checkpoint_holds(
+    served: Served, tmp_path: Path
+) -> None:
+    """Into JSONL, a rerun without --since is refused (status 4) with flags to backfill."""
+    args = [
+        "migrate",
+        *vendor_args(served, "talkifai"),
+        "--id",
+        "chat_abc123",
+        "--to",
+        "jsonl:h.jsonl",
+    ]
+    assert invoke(*args, "--since", "2024-01-15T12:00:00Z", env=served.env).exit_code == 0
+    before = (tmp_path / "h.jsonl").read_bytes()
+    result = invoke(*args, env=served.env)
+
+    assert result.exit_code == 4, result.output
+    assert "holds messages from 2024-01-15T12:00:00+00:00 on" in result.stderr
+    assert "--since 2024-01-15T12:00:00+00:00 or later" in result.stderr
+    assert "--checkpoint NEW-FILE" in result.stderr
+    assert "--to sqlite:FILE" in result.stderr
+    assert "since=" not in result.stderr
+    assert "checkpoint=" not in result.stderr
+    assert (tmp_path / "h.jsonl").read_bytes() == before
+    assert len(jsonl_records(tmp_path / "h.jsonl")) == len(
+        [
+            m
+            for m in served.sandbox.data.talkifai["chat_abc123"]
+            if m["timestamp"] >= "2024-01-15T12:00:00"
+        ]
+    )

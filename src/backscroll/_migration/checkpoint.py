@@ -9,6 +9,17 @@ position when the sink is append-only (`backscroll.sinks.RewindableSink`), and w
 over the conversations is under way, so that a resumed run skips what the interrupted run
 finished while a rerun after a complete run checks everything for new messages.
 
+It records the ``since`` the runs asked for: a watermark counts every message older than
+its time as copied, which after a run with ``since=`` is true only from that time on. A
+run that asks for earlier messages *backfills* (`Checkpoint.start_from`): a pass reads
+every conversation from the earlier time, its watermarks holding only what is at or after
+the recorded ``since``, and the checkpoint takes the earlier ``since`` once the pass is
+complete. A backfill interrupted part-way through a conversation copies its older
+messages again, so it needs a sink that stores a message once however often it is
+written (an upsert); into an append-only sink it is refused, with what the checkpoint
+holds and how to copy the rest, rather than skipping them without a word. A checkpoint
+without ``since`` (written before it was recorded) holds messages from the start.
+
 It names the migration it belongs to: the source (its `backscroll.Identifiable`
 identity: its name, and its base URL, character and file where it has them; never a
 credential) and the sink (its type and resolved file), so that it is never used with
@@ -44,12 +55,13 @@ import contextlib
 import json
 import os
 import uuid
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, NoReturn
 
 import attrs
 
+from backscroll._hints import in_python, spell
 from backscroll.errors import CheckpointError
 
 if TYPE_CHECKING:
@@ -89,6 +101,9 @@ class Watermark:
     count: int = 0
     finished_pass: int | None = None
     deleted: bool = False
+    #: Messages older than this are not held, whatever `at` says (a backfill's reading
+    #: copy: the run that made the watermark started there). Never saved.
+    floor: datetime | None = attrs.field(default=None, eq=False)
 
     def holds(self, message: Message) -> bool:
         """Whether *message* is already committed, by this watermark."""
@@ -96,6 +111,8 @@ class Watermark:
         if at is None:
             return message.id in self.untimed
         if self.at is None or at > self.at:
+            return False
+        if self.floor is not None and at < self.floor:
             return False
         return at < self.at or message.id in self.ids
 
@@ -131,7 +148,6 @@ class Watermark:
 
 
 @attrs.define(kw_only=True)
-@attrs.define(kw_only=True)
 class Checkpoint:
     """
     The state of a migration, kept in memory and (with a path) saved after every commit.
@@ -148,6 +164,11 @@ class Checkpoint:
     run_open: bool = False
     pass_number: int = 1
     pass_complete: bool = False
+    #: The earliest message time the copies hold (the runs' ``since``); ``None``: the start.
+    since: datetime | None = None
+    #: The pass that backfills from `backfill_since` (``None``: no backfill under way).
+    backfill_pass: int | None = None
+    backfill_since: datetime | None = None
     conversations: dict[str, Watermark] = attrs.Factory(dict)
     _touched: set[str] = attrs.field(init=False, factory=set, repr=False, eq=False)
     #: The state the file ends with, once it can be appended to; ``None``: write it whole.
@@ -203,19 +224,80 @@ class Checkpoint:
         self._touched.add(conversation_id)
         return watermark
 
+    def start_from(self, since: datetime | None, *, unable: str | None = None) -> None:
+        """
+        Take on the run's *since* (aware, or ``None`` for the start): record it, or backfill.
+
+        A *since* no earlier than the checkpoint's is recorded: the conversations first
+        copied by this run hold messages from there on only. An earlier one, while any
+        conversation is recorded, starts (or goes on with) a backfill: see `backfilling`.
+        A backfill interrupted part-way through a conversation writes some of its
+        messages again, which the sink must absorb (an upsert); *unable* says why the
+        sink cannot (``None``: it can).
+
+        Raises:
+            CheckpointError: *since* asks for messages older than the checkpoint holds,
+                and the sink cannot take a backfill (*unable*).
+        """
+        held = self.since
+        if not (self.conversations and held is not None and _earlier(since, held)):
+            self.since = since
+            self.backfill_pass = self.backfill_since = None
+            return
+        if unable is not None:
+            asked = "from the start" if since is None else f"from {_moment(since)}"
+            msg = (
+                f"the checkpoint {self.path} holds messages from {_moment(held)} on (an earlier "
+                f"run passed {_passing('since', _moment(held))}) and counts older ones as "
+                f"copied: this run asks for messages {asked}, which it cannot backfill "
+                f"({unable}). {_backfill_hint(held)}"
+            )
+            raise CheckpointError(msg)
+        under_way = self.backfill_pass == self.pass_number
+        if not (under_way and not _earlier(since, self.backfill_since)):
+            # The conversations finished in this pass hold less than *since* asks: read
+            # every conversation again, in a pass of its own.
+            if any(mark.finished_pass == self.pass_number for mark in self.conversations.values()):
+                self.pass_number += 1
+            self.backfill_pass = self.pass_number
+        self.backfill_since = since
+
+    @property
+    def backfilling(self) -> bool:
+        """
+        Whether this pass backfills: reads every conversation from `backfill_since`.
+
+        A watermark then holds only what is at or after `since` (its `Watermark.floor`).
+        """
+        return self.backfill_pass is not None and self.backfill_pass == self.pass_number
+
+    def complete_pass(self) -> None:
+        """Every conversation was copied: a backfill is done, the copies hold from its start."""
+        self.pass_complete = True
+        if self.backfilling:
+            self.since = self.backfill_since
+        self.backfill_pass = self.backfill_since = None
+
     def finished_in_this_pass(self, conversation_id: str) -> bool:
         """Whether the conversation was finished earlier in the pass under way."""
         watermark = self.conversations.get(conversation_id)
         return watermark is not None and watermark.finished_pass == self.pass_number
 
     def state(self) -> dict[str, Any]:
-        """The run's state, which every line of the journal carries."""
-        return {
+        """The run's state, which every line of the journal carries (``since`` when set)."""
+        state: dict[str, Any] = {
             "sink_position": self.sink_position,
             "run_open": self.run_open,
             "pass": self.pass_number,
             "pass_complete": self.pass_complete,
         }
+        if self.since is not None:
+            state["since"] = self.since.isoformat()
+        if self.backfill_pass is not None:
+            state["backfill_pass"] = self.backfill_pass
+            if self.backfill_since is not None:
+                state["backfill_since"] = self.backfill_since.isoformat()
+        return state
 
     def encode(self) -> bytes:
         """The whole checkpoint as a journal: its header line, then every watermark."""
@@ -275,6 +357,39 @@ class Checkpoint:
         """The file read was written by this version, *size* bytes, ending whole: append."""
         self._written = self.state()
         self._whole = size
+
+
+def _moment(at: datetime) -> str:
+    """``2024-03-01`` for midnight UTC, the full ISO 8601 time otherwise."""
+    if at.utcoffset() == timedelta(0) and at.time() == time(0):
+        return at.date().isoformat()
+    return at.isoformat()
+
+
+def _earlier(since: datetime | None, than: datetime | None) -> bool:
+    """Whether *since* asks for earlier messages than *than* (``None``: the start)."""
+    return than is not None and (since is None or since < than)
+
+
+def _passing(parameter: str, value: str) -> str:
+    """``since=2024-03-01`` in Python, ``--since 2024-03-01`` at the command line."""
+    return spell(parameter, value) if in_python() else f"{spell(parameter)} {value}"
+
+
+def _backfill_hint(held: datetime) -> str:
+    """How to copy the older messages, or to go on as before, in the interface's terms."""
+    later = f"{_passing('since', _moment(held))} or later"
+    if in_python():
+        return (
+            "To copy them, migrate into an SqliteSink (which backfills: it stores each message "
+            f"once), or with a new {spell('checkpoint', 'path')} into a new sink; to go on "
+            f"syncing with this checkpoint, pass {later}"
+        )
+    return (
+        "To copy them, migrate --to sqlite:FILE (which backfills: it stores each message "
+        f"once), or run again with {_passing('checkpoint', 'NEW-FILE')} and a new --to file; "
+        f"to go on syncing with this checkpoint, pass {later}"
+    )
 
 
 def _append(path: Path, line: bytes) -> None:
@@ -414,6 +529,9 @@ def _checkpoint(path: Path, top: Mapping[str, Any], records: list[Any]) -> Check
             )
     last = _mapping(records[-1], "the last line")
     position = last.get("sink_position")
+    since = last.get("since")
+    backfill_pass = last.get("backfill_pass")
+    backfill_since = last.get("backfill_since")
     return Checkpoint(
         path=path,
         source=_identity(top.get("source"), "source"),
@@ -422,6 +540,11 @@ def _checkpoint(path: Path, top: Mapping[str, Any], records: list[Any]) -> Check
         run_open=_bool(last.get("run_open", False), "run_open"),
         pass_number=_count(last.get("pass"), "pass"),
         pass_complete=_bool(last.get("pass_complete"), "pass_complete"),
+        since=None if since is None else _datetime(since, "since"),
+        backfill_pass=None if backfill_pass is None else _count(backfill_pass, "backfill_pass"),
+        backfill_since=(
+            None if backfill_since is None else _datetime(backfill_since, "backfill_since")
+        ),
         conversations=conversations,
     )
 

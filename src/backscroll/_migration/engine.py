@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import anyio
 import anyio.to_thread
 
+from backscroll._hints import spell
 from backscroll._migration.checkpoint import Checkpoint
 from backscroll._migration.lock import holding
 from backscroll._migration.pipeline import (
@@ -93,7 +94,10 @@ async def migrate(
         checkpoint: A JSON file that records progress; created if missing. Keep one per
             source and sink. ``None`` resumes nothing.
         concurrency: How many conversations are read at once.
-        since: Copy only messages created at or after this time (naive means UTC).
+        since: Copy only messages created at or after this time (naive means UTC). The
+            checkpoint records it; a later run with an earlier one (or none) backfills
+            the older messages of every conversation, into an upserting sink such as
+            `backscroll.sinks.SqliteSink`, and is refused into a `JsonlSink`.
         fail_fast: Stop at the first failed conversation, instead of copying the rest.
             What was written is committed and checkpointed either way.
         delete_after: Delete each conversation at the vendor once its messages are
@@ -109,8 +113,10 @@ async def migrate(
 
     Raises:
         ConfigurationError: an argument is unusable (raised before anything is copied).
-        CheckpointError: the checkpoint cannot be read or written, or belongs to another
-            migration.
+        CheckpointError: the checkpoint cannot be read or written, belongs to another
+            migration, or holds messages from a later time than *since* asks for (an
+            earlier run passed a later ``since``) while the sink cannot backfill them
+            (it is append-only, a `backscroll.sinks.RewindableSink` such as `JsonlSink`).
         LockedError: another migration is running on the same checkpoint or sink file
             (raised at once, before anything is read or written).
         SinkError: the sink cannot store messages. Nothing after its last commit counts.
@@ -145,16 +151,35 @@ async def migrate(
         state = await anyio.to_thread.run_sync(
             lambda: Checkpoint.open(path, source=source_identity(source), sink=sink_identity(sink))
         )
+        state.start_from(pipeline.since, unable=_backfill_refused(sink, delete_after=delete_after))
         writer = SinkWriter(pipeline, sink, state, delete_after=delete_after)
         await writer.prepare()
         await pipeline.run(writer)
         if pipeline.finished_all:
-            state.pass_complete = True
+            state.complete_pass()
             await anyio.to_thread.run_sync(state.save)
     finally:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(locks.close)
     return pipeline.report(complete=state.pass_complete)
+
+
+def _backfill_refused(sink: Sink, *, delete_after: bool) -> str | None:
+    """
+    Why a backfill may not write a message the sink holds (``None``: it keeps one copy).
+
+    An append-only sink would hold it twice. With ``delete_after``, a sink that does not
+    count its messages is refused too: the checkpoint's count, which then decides a
+    delete, would count a message copied twice twice.
+    """
+    if isinstance(sink, RewindableSink):
+        return "an append-only sink would get some messages twice"
+    if delete_after and not isinstance(sink, CountsMessages):
+        return (
+            f"with {spell('delete_after', 'True')}, a sink that does not count its messages "
+            "would have some counted twice towards the delete"
+        )
+    return None
 
 
 def _lock(sink: Sink, checkpoint: Path | None) -> contextlib.ExitStack:
@@ -233,6 +258,8 @@ class SinkWriter:
         if self._done_already(conversation_id, known):
             return None
         mark = known.copy() if known is not None else None
+        if mark is not None and self.checkpoint.backfilling:
+            mark.floor = self.checkpoint.since
         return Plan(
             since=self._since_for(mark),
             held=mark,
@@ -254,11 +281,14 @@ class SinkWriter:
         From the watermark for a conversation finished in an earlier run (the incremental
         sync); from the start otherwise: an interrupted conversation may hold messages
         without timestamps past the watermark, which a time window would leave out. The
-        watermark then skips what is committed. ``delete_after`` reads everything, to count.
+        watermark then skips what is committed. A backfill reads from the run's ``since``;
+        ``delete_after`` reads everything, to count.
         """
         since = self.pipeline.since
         if self.delete_after:
             return None
+        if self.checkpoint.backfilling:
+            return since  # the older messages of every conversation
         if mark is None or mark.finished_pass is None or mark.untimed or mark.at is None:
             return since
         if since is None or mark.at > since:

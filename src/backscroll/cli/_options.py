@@ -51,6 +51,8 @@ HINT_FLAGS: Final[Mapping[str, str]] = {
     **GENERAL_FLAGS,
     "concurrency": "--concurrency",
     "allow_remote": "--allow-remote",
+    "since": "--since",
+    "checkpoint": "--checkpoint",
 }
 
 
