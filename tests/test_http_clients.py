@@ -159,7 +159,8 @@ async def test_with_options_shares_the_connection_pool() -> None:
     assert isinstance(patient, TalkifaiProvider)
     assert [m.content async for m in patient.messages("c1")] == ["c1"]
     assert [m.content async for m in provider.messages("c2")] == ["c2"]
-    assert seen == [120, 5]
+    # Two requests each: a Talkifai first page is confirmed by a second answer.
+    assert seen == [120, 120, 5, 5]
     assert patient._http._client is provider._http._client
     assert (patient._http.retry.max_retries, provider._http.retry.max_retries) == (7, 2)
 
