@@ -400,12 +400,12 @@ _FINGERPRINT: Final = ("timestamp", "role", "content", "token_count")
 
 def _fingerprint(record: Record) -> object:
     # Compared, never hashed: a plain tuple of the fields that tell two records apart.
-    return (
-        record.get("timestamp"),
-        record.get("role"),
-        record.get("content"),
-        record.get("token_count"),
-    )
+    # Each must be a plain value: comparing a nested one could recurse without bound.
+    values = tuple(record.get(name) for name in _FINGERPRINT)
+    for name, value in zip(_FINGERPRINT, values, strict=True):
+        if isinstance(value, Mapping | list):
+            f.fail("talkifai", f"{_WHERE}.{name}", "a plain value", value)
+    return values
 
 
 def _split_oldest_group(records: list[Record]) -> tuple[list[Record], list[Record]]:
