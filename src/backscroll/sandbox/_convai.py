@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from backscroll.sandbox._data import CONVAI_CHARACTER_ID
+from backscroll.sandbox._fake import RoutedFake
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -182,7 +183,7 @@ def classify(path: str) -> str | None:
     return None
 
 
-class ConvaiFake:
+class ConvaiFake(RoutedFake):
     """The fake Convai API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
 
     prefix: Final = PREFIX
@@ -190,19 +191,7 @@ class ConvaiFake:
     route_names: Final = ROUTES
 
     def __init__(self, sandbox: Sandbox) -> None:
-        self._sandbox = sandbox
-
-    def routes(self) -> list[Route]:
-        """The Convai API's routes, bound to the sandbox."""
-        return routes(self._sandbox)
-
-    def classify(self, path: str) -> str | None:
-        """The route name of *path*, or ``None``."""
-        return classify(path)
-
-    def error_response(self, status: int) -> Response:
-        """An injected error status, worded as the vendor does."""
-        return error_response(status)
+        super().__init__(sandbox, routes=routes, classify=classify, error_response=error_response)
 
     def provider_options(self) -> dict[str, str]:
         """The provider keywords the fake accepts."""
