@@ -39,7 +39,14 @@ from backscroll.sandbox._faults import (
 from backscroll.sandbox._grow import grow
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+    from collections.abc import (
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Hashable,
+        Mapping,
+        Sequence,
+    )
 
     from starlette.routing import BaseRoute
 
@@ -77,6 +84,10 @@ class Sandbox:
         fakes: Fake factories by vendor name, in place of the registered vendors' own
             (a plugin's fake with other sizes or quirks, say). Every registered vendor
             that declares a fake is served, plugins' included.
+        fault_clock: The clock ``Faults(quota=...)`` counts seconds with (default
+            `time.monotonic`): give a test's fake clock, the one the client waits on.
+        fault_sleep: How ``latency`` and ``slow`` faults wait (default `anyio.sleep`): give
+            a test's own to observe the waits without waiting.
 
     Attributes:
         app: The Starlette app (``app.state.sandbox`` is this object).
@@ -85,7 +96,8 @@ class Sandbox:
         requests: The requests answered so far, newest last (the last 10,000).
 
     Quirks may be replaced between requests (``sandbox.cursor_quirks = CursorQuirks(...)``);
-    faults with `set_faults`.
+    faults with `set_faults`; the fault layer's clock and sleep with `fault_clock` and
+    `fault_sleep`; `forget_repeats` starts the ``repeat_page_every`` count afresh.
 
     Raises:
         ConfigurationError: an option is unusable.
@@ -113,6 +125,8 @@ class Sandbox:
         cursor_quirks: _cursor.CursorQuirks | None = None,
         faults: Mapping[str, Faults] | None = None,
         fakes: Mapping[str, FakeFactory] | None = None,
+        fault_clock: Callable[[], float] | None = None,
+        fault_sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         self.data = SandboxData(
             seed=seed,
@@ -129,6 +143,10 @@ class Sandbox:
         self.fakes: Mapping[str, SandboxFake] = _fakes(self, fakes or {})
         targets = {name: fake.route_names for name, fake in self.fakes.items()}
         self._plan = FaultPlan(faults or {}, targets)
+        if fault_clock is not None:
+            self.fault_clock = fault_clock
+        if fault_sleep is not None:
+            self.fault_sleep = fault_sleep
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=_MAX_LOG)
         routes: list[BaseRoute] = [route for fake in self.fakes.values() for route in fake.routes()]
         layer = Middleware(FaultLayer, plan=self._plan, classify=self._classify, log=self.requests)
@@ -151,6 +169,44 @@ class Sandbox:
             ConfigurationError: no such target.
         """
         self._plan.set(target, faults)
+
+    @property
+    def fault_clock(self) -> Callable[[], float]:
+        """
+        The clock ``Faults(quota=...)`` counts with, in seconds; assign a fake one in tests.
+
+        .. versionadded:: 0.2.0
+        """
+        return self._plan.clock
+
+    @fault_clock.setter
+    def fault_clock(self, clock: Callable[[], float]) -> None:
+        self._plan.clock = clock
+
+    @property
+    def fault_sleep(self) -> Callable[[float], Awaitable[None]]:
+        """
+        How ``latency`` and ``slow`` faults wait; assign your own to observe the waits.
+
+        It runs on the loop that serves the request (uvicorn's own under `serving`).
+
+        .. versionadded:: 0.2.0
+        """
+        return self._plan.sleep
+
+    @fault_sleep.setter
+    def fault_sleep(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self._plan.sleep = sleep
+
+    def forget_repeats(self) -> None:
+        """
+        Start the ``repeat_page_every`` quirks counting afresh, as in a new sandbox.
+
+        Use it between reads that should each meet the repeats at the same pages.
+
+        .. versionadded:: 0.2.0
+        """
+        self._repeater.forget()
 
     def stale_or(self, key: Hashable, every: int | None, page: Any, stale: Any = None) -> Any:
         """The ``repeat_page_every`` quirk: *page*, or on every n-th call a stale answer."""
