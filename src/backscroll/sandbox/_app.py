@@ -226,7 +226,7 @@ class Sandbox:
 
         .. versionadded:: 0.1.0
         """
-        return grow(self.data, conversation_id, count, vendor=vendor)
+        return grow(self.fakes, conversation_id, count, vendor=vendor)
 
     # -- wiring ----------------------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import attrs
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from backscroll.errors import ConfigurationError
 from backscroll.sandbox._data import CONVAI_CHARACTER_ID
 from backscroll.sandbox._fake import RoutedFake
 
@@ -212,3 +213,14 @@ class ConvaiFake(RoutedFake):
             for session in data.convai_sessions[CONVAI_CHARACTER_ID]
             for interaction in data.convai_interactions[session["sessionID"]]
         )
+
+    def holds(self, conversation_id: str) -> bool:
+        """Whether the fake holds this session."""
+        return conversation_id in self._sandbox.data.convai_interactions
+
+    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
+        """Append *count* interactions to an existing session (Convai makes sessions itself)."""
+        if not self.holds(conversation_id):
+            msg = f"no convai session {conversation_id!r} in the sandbox"
+            raise ConfigurationError(msg)
+        return self._sandbox.data.extend_convai(conversation_id, count)

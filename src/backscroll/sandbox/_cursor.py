@@ -344,3 +344,11 @@ class CursorFake(RoutedFake):
     def message_count(self) -> int:
         """How many messages the fake holds in all."""
         return sum(map(len, self._sandbox.data.cursor.values()))
+
+    def holds(self, conversation_id: str) -> bool:
+        """Whether the fake holds this conversation."""
+        return conversation_id in self._sandbox.data.cursor
+
+    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
+        """Append *count* messages to a conversation, creating it if needed."""
+        return self._sandbox.data.extend_cursor(conversation_id, count)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from backscroll.sandbox._app import Sandbox
 
-__all__ = ["FakeFactory", "RoutedFake", "SandboxFake"]
+__all__ = ["FakeFactory", "GrowsConversations", "RoutedFake", "SandboxFake"]
 
 
 @runtime_checkable
@@ -70,6 +70,28 @@ class SandboxFake(Protocol):
 
     def message_count(self) -> int:
         """How many messages the fake holds in all: the ground truth a copy is checked by."""
+        ...
+
+
+@runtime_checkable
+class GrowsConversations(Protocol):
+    """
+    A fake whose conversations can grow while they are read (`Sandbox.grow`, ``--grow``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    def holds(self, conversation_id: str) -> bool:
+        """Whether the fake holds this conversation."""
+        ...
+
+    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
+        """
+        Append *count* messages to the conversation, as if sent now; the new records.
+
+        Raises:
+            ConfigurationError: the fake cannot grow this conversation (it cannot create it).
+        """
         ...
 
 

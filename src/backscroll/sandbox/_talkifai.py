@@ -282,3 +282,11 @@ class TalkifaiFake(RoutedFake):
     def message_count(self) -> int:
         """How many messages the fake holds in all."""
         return sum(map(len, self._sandbox.data.talkifai.values()))
+
+    def holds(self, conversation_id: str) -> bool:
+        """Whether the fake holds this conversation."""
+        return conversation_id in self._sandbox.data.talkifai
+
+    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
+        """Append *count* messages to a conversation, creating it if needed."""
+        return self._sandbox.data.extend_talkifai(conversation_id, count)
