@@ -46,7 +46,7 @@ def test_growth_parse_refuses_a_spec_without_a_vendor() -> None:
 def test_growth_check_refuses_a_vendor_whose_fake_does_not_grow(sandbox: Sandbox) -> None:
     """Growth.check names the fakes that grow when a spec's vendor is not one of them."""
     growth = Growth.parse(["nosuchvendor:abc"], every=1.0, count=1)
-    with pytest.raises(ConfigurationError, match="vendor must be one of .*cursor"):
+    with pytest.raises(ConfigurationError, match=r"vendor must be one of .*cursor"):
         growth.check(sandbox)
 
 
