@@ -167,7 +167,7 @@ async def read_under_quota(quota: float, rate_limit: float) -> tuple[int, int, R
     """Read a cursor conversation page by page under a quota; (refusals, requests, limiter)."""
     sandbox = Sandbox(seed=0)
     clock = FakeClock()
-    sandbox._plan.clock = clock  # the sandbox counts its quota on the same fake clock
+    sandbox.fault_clock = clock  # the sandbox counts its quota on the same fake clock
     sandbox.set_faults("cursor", Faults(quota=quota))
     bucket = RateLimiter(rate_limit, provider="cursor", clock=clock, sleep=clock.sleep)
     with backscroll.testing.set_testing(False):
@@ -197,7 +197,7 @@ async def test_the_sandbox_quota_refuses_above_it_with_retry_after() -> None:
     """Faults(quota=N): the N+1-th request in a second gets 429 and when to come back."""
     sandbox = Sandbox(seed=0)
     clock = FakeClock()
-    sandbox._plan.clock = clock
+    sandbox.fault_clock = clock
     sandbox.set_faults("cursor", Faults(quota=2))
     path = "/cursor/v1/chat/history?conversation_id=con_9s2kd81"
     headers = {"Authorization": "Bearer " + CURSOR_KEY}

@@ -43,6 +43,20 @@ def test_growth_parse_refuses_a_spec_without_a_vendor() -> None:
         Growth.parse(["con_9s2kd81"], every=1.0, count=1)
 
 
+def test_growth_check_refuses_a_vendor_whose_fake_does_not_grow(sandbox: Sandbox) -> None:
+    """Growth.check names the fakes that grow when a spec's vendor is not one of them."""
+    growth = Growth.parse(["nosuchvendor:abc"], every=1.0, count=1)
+    with pytest.raises(ConfigurationError, match=r"vendor must be one of .*cursor"):
+        growth.check(sandbox)
+
+
+def test_growth_check_refuses_a_conversation_the_fake_cannot_create(sandbox: Sandbox) -> None:
+    """A fake that cannot create a conversation (Convai sessions) refuses it at check time."""
+    growth = Growth.parse(["convai:no_such_session"], every=1.0, count=1)
+    with pytest.raises(ConfigurationError, match="no convai session"):
+        growth.check(sandbox)
+
+
 @pytest.mark.anyio
 async def test_growth_runs_on_its_schedule(sandbox: Sandbox) -> None:
     """Growth.run waits its interval, then grows each conversation by its count."""
@@ -50,6 +64,6 @@ async def test_growth_runs_on_its_schedule(sandbox: Sandbox) -> None:
     size = len(sandbox.data.cursor["con_9s2kd81"])
     clock = FakeClock(steps=[lambda: None, lambda: None, stop])
     with pytest.raises(Stop):
-        await growth.run(sandbox.data, sleep=clock.sleep)
+        await growth.run(sandbox, sleep=clock.sleep)
     assert clock.waits == [2.0, 2.0, 2.0]
     assert len(sandbox.data.cursor["con_9s2kd81"]) == size + 6

@@ -164,7 +164,7 @@ class Gate:
         self.held = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()
-        sandbox._plan.sleep = self._wait
+        sandbox.fault_sleep = self._wait
 
     async def _wait(self, seconds: float) -> None:
         # Runs on the server's own event loop, in uvicorn's thread.

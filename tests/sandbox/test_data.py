@@ -181,6 +181,12 @@ def test_bad_sizes_are_refused(options: dict[str, object]) -> None:
         SandboxData(**options)  # type: ignore[arg-type]
 
 
+def test_a_misspelt_sandbox_option_is_refused_not_ignored() -> None:
+    """Sandbox() refuses an option no fake takes, naming the ones they do take."""
+    with pytest.raises(errors.ConfigurationError, match=r"cursr_sizes.*cursor_sizes"):
+        Sandbox(cursr_sizes=(1,))  # type: ignore[call-arg]
+
+
 def test_count_must_be_a_count() -> None:
     """Extending by a negative or non-integer count is refused."""
     with pytest.raises(errors.ConfigurationError):

@@ -196,7 +196,7 @@ async def test_slow_body_arrives_whole_in_pieces(
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
 
-    sandbox._plan.sleep = sleep
+    sandbox.fault_sleep = sleep
     sandbox.set_faults("cursor", Faults(slow=1, slow_chunks=5, slow_delay=0.25))
 
     response = await client.get(CURSOR, headers=CURSOR_AUTH)
@@ -212,7 +212,7 @@ async def test_latency_delays_every_request(sandbox: Sandbox, client: httpx.Asyn
     async def sleep(seconds: float) -> None:
         pauses.append(seconds)
 
-    sandbox._plan.sleep = sleep
+    sandbox.fault_sleep = sleep
     sandbox.set_faults("cursor", Faults(latency=0.75))
 
     await client.get(CURSOR, headers=CURSOR_AUTH)
@@ -220,6 +220,26 @@ async def test_latency_delays_every_request(sandbox: Sandbox, client: httpx.Asyn
     await client.get(TALKIFAI, headers=TALKIFAI_AUTH)
 
     assert pauses == [0.75, 0.75]
+
+
+async def test_fault_sleep_and_clock_are_constructor_options() -> None:
+    """Sandbox(fault_sleep=, fault_clock=) install the fault layer's sleep and quota clock."""
+    pauses: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+
+    def clock() -> float:
+        return 42.0
+
+    sandbox = Sandbox(seed=0, fault_sleep=sleep, fault_clock=clock)
+    sandbox.set_faults("cursor", Faults(latency=0.5))
+    async with sandbox.client() as client:
+        await client.get(CURSOR, headers=CURSOR_AUTH)
+
+    assert pauses == [0.5]
+    assert sandbox.fault_sleep is sleep
+    assert sandbox.fault_clock is clock
 
 
 # -- dropped connections ---------------------------------------------------------------------

@@ -128,7 +128,7 @@ async def read_all(
     truth = talkifai_truth if talkifai else cursor_truth
     async with sandbox.talkifai() if talkifai else sandbox.cursor() as provider:
         for conversation_id, records in conversations.items():
-            sandbox._repeater.forget()
+            sandbox.forget_repeats()
             where = f"{vendor} {conversation_id} ({len(records)}) {order} page_size={page_size}"
             try:
                 messages = await read(provider, conversation_id, order, page_size)

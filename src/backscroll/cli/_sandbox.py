@@ -209,10 +209,10 @@ def _growth(served: Any, specs: list[str], every: float, count: int) -> Any:
 
     try:
         growth = Growth.parse(specs, every=every, count=count)
-        growth.check(served.data)
+        growth.check(served)
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
-    return growth.in_thread(served.data)
+    return growth.in_thread(served)
 
 
 def _banner(served: "Sandbox", url: str) -> list[str]:

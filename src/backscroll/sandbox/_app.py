@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import contextlib
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, Unpack
 
 import httpx
 from starlette.applications import Starlette
@@ -19,14 +19,7 @@ from starlette.middleware import Middleware
 
 from backscroll._registry import load_object, vendors
 from backscroll.errors import ConfigurationError
-from backscroll.sandbox import _convai, _cursor, _talkifai
-from backscroll.sandbox._data import (
-    CONVAI_CHARACTER_ID,
-    DEFAULT_CONVAI_SIZES,
-    DEFAULT_CURSOR_SIZES,
-    DEFAULT_TALKIFAI_SIZES,
-    SandboxData,
-)
+from backscroll.sandbox._data import SandboxData
 from backscroll.sandbox._faults import (
     FaultLayer,
     FaultPlan,
@@ -37,15 +30,22 @@ from backscroll.sandbox._faults import (
     Target,
 )
 from backscroll.sandbox._grow import grow
+from backscroll.sandbox._vendors import BuiltinFakes, sizes_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+    from collections.abc import (
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Hashable,
+        Mapping,
+    )
 
     from starlette.routing import BaseRoute
 
     from backscroll._registry import VendorProvider
-    from backscroll.providers import ConvaiProvider, CursorProvider, TalkifaiProvider
     from backscroll.sandbox._fake import FakeFactory, SandboxFake
+    from backscroll.sandbox._vendors import BuiltinOptions
 
 __all__ = ["BASE_URL", "Sandbox", "create_app"]
 
@@ -56,20 +56,14 @@ BASE_URL: Final = "https://sandbox.localhost"
 _MAX_LOG: Final = 10_000
 
 
-class Sandbox:
+class Sandbox(BuiltinFakes):
     """
     Faithful fakes of the Convai, Talkifai and cursor-paged APIs, as one ASGI app.
 
     Args:
         seed: Seeds the data: the same seed gives byte-identical conversations.
-        convai_sizes: Interactions per generated Convai session.
-        talkifai_sizes: Messages per generated Talkifai conversation.
-        cursor_sizes: Messages per generated cursor-API conversation.
         burst_rate: Share of moments that start a burst of messages sharing one second.
         max_burst: The most messages one burst holds (2 to this many).
-        convai_quirks: Convai misbehaviour to switch on.
-        talkifai_quirks: Talkifai behaviour (limits, past-the-end answer, repeats).
-        cursor_quirks: Cursor-API behaviour (limits, page order, cursor misbehaviour).
         faults: Fault plans by target: a vendor's name (``"cursor"``) or one of its
             routes (``"convai/list"``, ``"convai/details"``, ``"convai/delete"``,
             ``"talkifai/messages"``, ``"cursor/history"``; a route's plan beats its
@@ -77,6 +71,19 @@ class Sandbox:
         fakes: Fake factories by vendor name, in place of the registered vendors' own
             (a plugin's fake with other sizes or quirks, say). Every registered vendor
             that declares a fake is served, plugins' included.
+        fault_clock: The clock ``Faults(quota=...)`` counts seconds with (default
+            `time.monotonic`): give a test's fake clock, the one the client waits on.
+        fault_sleep: How ``latency`` and ``slow`` faults wait (default `anyio.sleep`): give
+            a test's own to observe the waits without waiting.
+        **builtin: The built-in fakes' own options, below.
+
+    Other Parameters:
+        convai_sizes: Interactions per generated Convai session.
+        talkifai_sizes: Messages per generated Talkifai conversation.
+        cursor_sizes: Messages per generated cursor-API conversation.
+        convai_quirks: Convai misbehaviour to switch on.
+        talkifai_quirks: Talkifai behaviour (limits, past-the-end answer, repeats).
+        cursor_quirks: Cursor-API behaviour (limits, page order, cursor misbehaviour).
 
     Attributes:
         app: The Starlette app (``app.state.sandbox`` is this object).
@@ -85,7 +92,8 @@ class Sandbox:
         requests: The requests answered so far, newest last (the last 10,000).
 
     Quirks may be replaced between requests (``sandbox.cursor_quirks = CursorQuirks(...)``);
-    faults with `set_faults`.
+    faults with `set_faults`; the fault layer's clock and sleep with `fault_clock` and
+    `fault_sleep`; `forget_repeats` starts the ``repeat_page_every`` count afresh.
 
     Raises:
         ConfigurationError: an option is unusable.
@@ -103,32 +111,26 @@ class Sandbox:
         self,
         *,
         seed: int = 0,
-        convai_sizes: Sequence[int] = DEFAULT_CONVAI_SIZES,
-        talkifai_sizes: Sequence[int] = DEFAULT_TALKIFAI_SIZES,
-        cursor_sizes: Sequence[int] = DEFAULT_CURSOR_SIZES,
         burst_rate: float = 0.3,
         max_burst: int = 8,
-        convai_quirks: _convai.ConvaiQuirks | None = None,
-        talkifai_quirks: _talkifai.TalkifaiQuirks | None = None,
-        cursor_quirks: _cursor.CursorQuirks | None = None,
         faults: Mapping[str, Faults] | None = None,
         fakes: Mapping[str, FakeFactory] | None = None,
+        fault_clock: Callable[[], float] | None = None,
+        fault_sleep: Callable[[float], Awaitable[None]] | None = None,
+        **builtin: Unpack[BuiltinOptions],
     ) -> None:
         self.data = SandboxData(
-            seed=seed,
-            convai_sizes=convai_sizes,
-            talkifai_sizes=talkifai_sizes,
-            cursor_sizes=cursor_sizes,
-            burst_rate=burst_rate,
-            max_burst=max_burst,
+            seed=seed, burst_rate=burst_rate, max_burst=max_burst, **sizes_of(builtin)
         )
-        self.convai_quirks = convai_quirks or _convai.ConvaiQuirks()
-        self.talkifai_quirks = talkifai_quirks or _talkifai.TalkifaiQuirks()
-        self.cursor_quirks = cursor_quirks or _cursor.CursorQuirks()
+        self._set_quirks(builtin)
         self._repeater = PageRepeater()
         self.fakes: Mapping[str, SandboxFake] = _fakes(self, fakes or {})
         targets = {name: fake.route_names for name, fake in self.fakes.items()}
         self._plan = FaultPlan(faults or {}, targets)
+        if fault_clock is not None:
+            self.fault_clock = fault_clock
+        if fault_sleep is not None:
+            self.fault_sleep = fault_sleep
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=_MAX_LOG)
         routes: list[BaseRoute] = [route for fake in self.fakes.values() for route in fake.routes()]
         layer = Middleware(FaultLayer, plan=self._plan, classify=self._classify, log=self.requests)
@@ -152,6 +154,44 @@ class Sandbox:
         """
         self._plan.set(target, faults)
 
+    @property
+    def fault_clock(self) -> Callable[[], float]:
+        """
+        The clock ``Faults(quota=...)`` counts with, in seconds; assign a fake one in tests.
+
+        .. versionadded:: 0.2.0
+        """
+        return self._plan.clock
+
+    @fault_clock.setter
+    def fault_clock(self, clock: Callable[[], float]) -> None:
+        self._plan.clock = clock
+
+    @property
+    def fault_sleep(self) -> Callable[[float], Awaitable[None]]:
+        """
+        How ``latency`` and ``slow`` faults wait; assign your own to observe the waits.
+
+        It runs on the loop that serves the request (uvicorn's own under `serving`).
+
+        .. versionadded:: 0.2.0
+        """
+        return self._plan.sleep
+
+    @fault_sleep.setter
+    def fault_sleep(self, sleep: Callable[[float], Awaitable[None]]) -> None:
+        self._plan.sleep = sleep
+
+    def forget_repeats(self) -> None:
+        """
+        Start the ``repeat_page_every`` quirks counting afresh, as in a new sandbox.
+
+        Use it between reads that should each meet the repeats at the same pages.
+
+        .. versionadded:: 0.2.0
+        """
+        self._repeater.forget()
+
     def stale_or(self, key: Hashable, every: int | None, page: Any, stale: Any = None) -> Any:
         """The ``repeat_page_every`` quirk: *page*, or on every n-th call a stale answer."""
         return self._repeater(key, every, page, stale)
@@ -170,7 +210,7 @@ class Sandbox:
 
         .. versionadded:: 0.1.0
         """
-        return grow(self.data, conversation_id, count, vendor=vendor)
+        return grow(self.fakes, conversation_id, count, vendor=vendor)
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -218,57 +258,6 @@ class Sandbox:
             ) as provider,
         ):
             yield provider
-
-    @contextlib.asynccontextmanager
-    async def convai(
-        self,
-        *,
-        character_id: str = CONVAI_CHARACTER_ID,
-        base_url: str | None = None,
-        **options: Any,
-    ) -> AsyncIterator[ConvaiProvider]:
-        """
-        A `ConvaiProvider` for the sandbox's character, with the sandbox's key.
-
-        Args:
-            character_id: The character to read.
-            base_url: A running sandbox's root URL (see `serving`); default in-process.
-            **options: More `ConvaiProvider` arguments (``max_retries``, ``timezone``...).
-        """
-        async with self.provider(
-            "convai", character_id=character_id, base_url=base_url, **options
-        ) as provider:
-            yield cast("ConvaiProvider", provider)
-
-    @contextlib.asynccontextmanager
-    async def talkifai(
-        self, *, base_url: str | None = None, **options: Any
-    ) -> AsyncIterator[TalkifaiProvider]:
-        """
-        A `TalkifaiProvider` with the sandbox's master token.
-
-        Args:
-            base_url: A running sandbox's root URL (see `serving`); default in-process.
-            **options: More `TalkifaiProvider` arguments; ``token=`` replaces the master
-                token (``token=backscroll.sandbox.session_token`` for per-conversation
-                tokens).
-        """
-        async with self.provider("talkifai", base_url=base_url, **options) as provider:
-            yield cast("TalkifaiProvider", provider)
-
-    @contextlib.asynccontextmanager
-    async def cursor(
-        self, *, base_url: str | None = None, **options: Any
-    ) -> AsyncIterator[CursorProvider]:
-        """
-        A `CursorProvider` with the sandbox's API key.
-
-        Args:
-            base_url: A running sandbox's root URL (see `serving`); default in-process.
-            **options: More `CursorProvider` arguments.
-        """
-        async with self.provider("cursor", base_url=base_url, **options) as provider:
-            yield cast("CursorProvider", provider)
 
     @contextlib.asynccontextmanager
     async def _http_client(
@@ -323,15 +312,10 @@ def _fakes(sandbox: Sandbox, factories: Mapping[str, FakeFactory]) -> Mapping[st
 def create_app(
     *,
     seed: int = 0,
-    convai_sizes: Sequence[int] = DEFAULT_CONVAI_SIZES,
-    talkifai_sizes: Sequence[int] = DEFAULT_TALKIFAI_SIZES,
-    cursor_sizes: Sequence[int] = DEFAULT_CURSOR_SIZES,
     burst_rate: float = 0.3,
     max_burst: int = 8,
-    convai_quirks: _convai.ConvaiQuirks | None = None,
-    talkifai_quirks: _talkifai.TalkifaiQuirks | None = None,
-    cursor_quirks: _cursor.CursorQuirks | None = None,
     faults: Mapping[str, Faults] | None = None,
+    **builtin: Unpack[BuiltinOptions],
 ) -> Starlette:
     """
     The sandbox's ASGI app; ``app.state.sandbox`` is its `Sandbox` (ground truth and all).
@@ -342,14 +326,5 @@ def create_app(
     .. versionadded:: 0.1.0
     """
     return Sandbox(
-        seed=seed,
-        convai_sizes=convai_sizes,
-        talkifai_sizes=talkifai_sizes,
-        cursor_sizes=cursor_sizes,
-        burst_rate=burst_rate,
-        max_burst=max_burst,
-        convai_quirks=convai_quirks,
-        talkifai_quirks=talkifai_quirks,
-        cursor_quirks=cursor_quirks,
-        faults=faults,
+        seed=seed, burst_rate=burst_rate, max_burst=max_burst, faults=faults, **builtin
     ).app

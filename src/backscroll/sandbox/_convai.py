@@ -23,7 +23,9 @@ import attrs
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from backscroll.errors import ConfigurationError
 from backscroll.sandbox._data import CONVAI_CHARACTER_ID
+from backscroll.sandbox._fake import RoutedFake
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -182,7 +184,7 @@ def classify(path: str) -> str | None:
     return None
 
 
-class ConvaiFake:
+class ConvaiFake(RoutedFake):
     """The fake Convai API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
 
     prefix: Final = PREFIX
@@ -190,19 +192,7 @@ class ConvaiFake:
     route_names: Final = ROUTES
 
     def __init__(self, sandbox: Sandbox) -> None:
-        self._sandbox = sandbox
-
-    def routes(self) -> list[Route]:
-        """The Convai API's routes, bound to the sandbox."""
-        return routes(self._sandbox)
-
-    def classify(self, path: str) -> str | None:
-        """The route name of *path*, or ``None``."""
-        return classify(path)
-
-    def error_response(self, status: int) -> Response:
-        """An injected error status, worded as the vendor does."""
-        return error_response(status)
+        super().__init__(sandbox, routes=routes, classify=classify, error_response=error_response)
 
     def provider_options(self) -> dict[str, str]:
         """The provider keywords the fake accepts."""
@@ -223,3 +213,14 @@ class ConvaiFake:
             for session in data.convai_sessions[CONVAI_CHARACTER_ID]
             for interaction in data.convai_interactions[session["sessionID"]]
         )
+
+    def holds(self, conversation_id: str) -> bool:
+        """Whether the fake holds this session."""
+        return conversation_id in self._sandbox.data.convai_interactions
+
+    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
+        """Append *count* interactions to an existing session (Convai makes sessions itself)."""
+        if not self.holds(conversation_id):
+            msg = f"no convai session {conversation_id!r} in the sandbox"
+            raise ConfigurationError(msg)
+        return self._sandbox.data.extend_convai(conversation_id, count)

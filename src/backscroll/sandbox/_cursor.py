@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from backscroll.errors import ConfigurationError
+from backscroll.sandbox._fake import RoutedFake
 from backscroll.sandbox._faults import check_every, check_positive
 
 if TYPE_CHECKING:
@@ -322,7 +323,7 @@ def classify(path: str) -> str | None:
     return "history" if path == _PATH else None
 
 
-class CursorFake:
+class CursorFake(RoutedFake):
     """The fake cursor-paged API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
 
     prefix: Final = PREFIX
@@ -330,19 +331,7 @@ class CursorFake:
     route_names: Final = ROUTES
 
     def __init__(self, sandbox: Sandbox) -> None:
-        self._sandbox = sandbox
-
-    def routes(self) -> list[Route]:
-        """The cursor-paged API's routes, bound to the sandbox."""
-        return routes(self._sandbox)
-
-    def classify(self, path: str) -> str | None:
-        """The route name of *path*, or ``None``."""
-        return classify(path)
-
-    def error_response(self, status: int) -> Response:
-        """An injected error status, worded as the vendor does."""
-        return error_response(status)
+        super().__init__(sandbox, routes=routes, classify=classify, error_response=error_response)
 
     def provider_options(self) -> dict[str, str]:
         """The provider keywords the fake accepts."""
@@ -355,3 +344,11 @@ class CursorFake:
     def message_count(self) -> int:
         """How many messages the fake holds in all."""
         return sum(map(len, self._sandbox.data.cursor.values()))
+
+    def holds(self, conversation_id: str) -> bool:
+        """Whether the fake holds this conversation."""
+        return conversation_id in self._sandbox.data.cursor
+
+    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
+        """Append *count* messages to a conversation, creating it if needed."""
+        return self._sandbox.data.extend_cursor(conversation_id, count)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from backscroll.sandbox._app import Sandbox
 
-__all__ = ["FakeFactory", "SandboxFake"]
+__all__ = ["FakeFactory", "GrowsConversations", "RoutedFake", "SandboxFake"]
 
 
 @runtime_checkable
@@ -73,5 +73,70 @@ class SandboxFake(Protocol):
         ...
 
 
+@runtime_checkable
+class GrowsConversations(Protocol):
+    """
+    A fake whose conversations can grow while they are read (`Sandbox.grow`, ``--grow``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    def holds(self, conversation_id: str) -> bool:
+        """Whether the fake holds this conversation."""
+        ...
+
+    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
+        """
+        Append *count* messages to the conversation, as if sent now; the new records.
+
+        Raises:
+            ConfigurationError: the fake cannot grow this conversation (it cannot create it).
+        """
+        ...
+
+
 #: What a vendor's ``fake`` names: called with the sandbox, once per sandbox.
 FakeFactory: TypeAlias = "Callable[[Sandbox], SandboxFake]"
+
+
+class RoutedFake:
+    """
+    The adapter every built-in fake shares: a vendor module's route functions, bound.
+
+    A vendor's fake module writes its routes, its path classifier and its error wording as
+    plain functions; a subclass passes them here once and adds only what is its own (its
+    credentials, how it counts its ground truth).
+
+    Args:
+        sandbox: The sandbox the fake serves in.
+        routes: Makes the Starlette routes, bound to *sandbox*.
+        classify: The route name of a request path, ``None`` for none of the fake's.
+        error_response: An injected error status, worded as the vendor does.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        *,
+        routes: Callable[[Sandbox], Sequence[BaseRoute]],
+        classify: Callable[[str], str | None],
+        error_response: Callable[[int], Response],
+    ) -> None:
+        self._sandbox = sandbox
+        self._routes = routes
+        self._classify = classify
+        self._error_response = error_response
+
+    def routes(self) -> Sequence[BaseRoute]:
+        """The fake's routes, bound to the sandbox."""
+        return self._routes(self._sandbox)
+
+    def classify(self, path: str) -> str | None:
+        """The route name of *path*, or ``None``."""
+        return self._classify(path)
+
+    def error_response(self, status: int) -> Response:
+        """An injected error status, worded as the vendor does."""
+        return self._error_response(status)
