@@ -43,7 +43,7 @@ import attrs
 
 from backscroll._models import Message
 from backscroll._validate import positive_int
-from backscroll.errors import ConfigurationError, PaginationError
+from backscroll.errors import BadRequestError, ConfigurationError, PaginationError
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -280,7 +280,19 @@ class _OffsetReader(Generic[R]):
                 "conversation really is that long."
             )
             raise PaginationError(msg)
-        return (await self.fetch(offset, limit))[:limit]  # a vendor may send more than asked
+        try:
+            page = await self.fetch(offset, limit)
+        except BadRequestError as exc:
+            if not offset or offset >= self.start + self.count:
+                raise
+            # Paging only asks where a record was read: refused there, the history shrank.
+            msg = (
+                f"{self.provider} refused offset={offset} ({exc.status_code}), where a message "
+                "was read before: messages were deleted while reading. Nothing after it was "
+                "yielded; read the conversation again."
+            )
+            raise PaginationError(msg) from None
+        return page[:limit]  # a vendor may send more than asked
 
     async def first(self) -> Sequence[R]:
         """
@@ -662,7 +674,7 @@ class _CursorReader:
     #: The length of the last short page that more came after (twice the same: a cap).
     capped: int | None = None
     #: The ids of the last first answer of a single timestamp, awaiting its twin.
-    single: list[str] | None = None
+    single: tuple[datetime | None, list[str]] | None = None
     requests: int = 0
 
     async def request(self, cursor: datetime | None, limit: int) -> CursorPage:
@@ -777,10 +789,12 @@ class _CursorReader:
         if full and self.limit < self.max_limit:
             self.limit = min(self.max_limit, self.limit * 2)
             return _Side.LARGER
-        ids = [m.id for m in ordered]
-        if ids == self.single:
+        # Agreeing answers must be to the same cursor: a stale answer to the first page
+        # must not confirm itself once the read restarts from the end of time.
+        seen = (cursor, [m.id for m in ordered])
+        if seen == self.single:
             return _Side.NEAREST
-        self.single = ids
+        self.single = seen
         return _Side.UNCLEAR
 
     async def probe(self, cursor: datetime | None, ordered: Sequence[Message]) -> _Side:

@@ -236,3 +236,29 @@ async def test_requests_per_conversation_are_as_documented(vendor: str, order: O
         assert len(read) == size
         counts.append(len(sandbox.requests))
     assert tuple(counts) == REQUESTS[vendor, order]
+
+
+async def test_a_stale_first_answer_does_not_confirm_itself_after_the_default_page() -> None:
+    """Default page oldest, stale repeats, one per page: newest first is still whole."""
+    quirks = CursorQuirks(page_order="asc", repeat_page_every=2, default_page="oldest")
+    sandbox, conversation_id = cursor_sandbox(3, quirks, burst_rate=0.0, max_burst=1)
+    truth = [r["text"] for r in quirks.served(sandbox.data.cursor[conversation_id])]
+    async with sandbox.cursor() as provider:
+        got = [
+            m.content async for m in provider.messages(conversation_id, order="desc", page_size=1)
+        ]
+    assert got == truth[::-1]
+
+
+async def test_an_offset_refused_after_a_deletion_is_a_pagination_error() -> None:
+    """A 400 at an offset already read (the history shrank) is PaginationError, not a 400."""
+    quirks = TalkifaiQuirks(past_end="error", repeat_page_every=2, delete_every=3)
+    sandbox, conversation_id = talkifai_sandbox(2, quirks)
+    truth = [r["content"] for r in sandbox.data.talkifai[conversation_id]]
+    async with sandbox.talkifai() as provider:
+        try:
+            got = [m.content async for m in provider.messages(conversation_id)]
+        except PaginationError:
+            return
+    survivors = [r["content"] for r in sandbox.data.talkifai[conversation_id]]
+    assert got in (truth, survivors)
