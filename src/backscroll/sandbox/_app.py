@@ -78,12 +78,12 @@ class Sandbox(BuiltinFakes):
         **builtin: The built-in fakes' own options, below.
 
     Other Parameters:
-        convai_sizes: Interactions per generated Convai session.
-        talkifai_sizes: Messages per generated Talkifai conversation.
-        cursor_sizes: Messages per generated cursor-API conversation.
-        convai_quirks: Convai misbehaviour to switch on.
-        talkifai_quirks: Talkifai behaviour (limits, past-the-end answer, repeats).
-        cursor_quirks: Cursor-API behaviour (limits, page order, cursor misbehaviour).
+        convai_sizes (Sequence[int]): Interactions per generated Convai session.
+        talkifai_sizes (Sequence[int]): Messages per generated Talkifai conversation.
+        cursor_sizes (Sequence[int]): Messages per generated cursor-API conversation.
+        convai_quirks (ConvaiQuirks | None): Convai misbehaviour to switch on.
+        talkifai_quirks (TalkifaiQuirks | None): Talkifai behaviour (limits, past-the-end answer, repeats).
+        cursor_quirks (CursorQuirks | None): Cursor-API behaviour (limits, page order, cursor misbehaviour).
 
     Attributes:
         app: The Starlette app (``app.state.sandbox`` is this object).
