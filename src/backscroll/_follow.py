@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 import anyio
 import attrs
 
+from backscroll._closing import GeneratorIterator
 from backscroll._http import RetryPolicy
 from backscroll._models import Message
 from backscroll._paging import Window
@@ -303,7 +304,7 @@ class _Pace:
         await self.sleep(self.backoff.delay(failures - 1, None))
 
 
-class Follower:
+class Follower(GeneratorIterator[Message]):
     """
     The new messages of one conversation, as they arrive; made by `follow`.
 
@@ -338,7 +339,6 @@ class Follower:
                 attrs.evolve(start, horizon=since), lookback=lookback, max_seen=max_seen
             )
         self._pace = pace
-        self._messages = self._run()
 
     def __repr__(self) -> str:
         return f"<Follower {_name(self._provider)} {self._conversation_id!r}>"
@@ -357,27 +357,6 @@ class Follower:
         has found the end of the conversation.
         """
         return None if self._tail is None else self._tail.state
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> Message:
-        return await self._messages.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop following: nothing keeps running afterwards."""
-        await self._messages.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def start(self) -> FollowState:
         """

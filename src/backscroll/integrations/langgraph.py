@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import functools
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from backscroll._closing import GeneratorIterator
 from backscroll._follow import DEFAULT_LOOKBACK, DEFAULT_MAX_SEEN, FollowState, follow
 from backscroll._protocols import ChatHistoryProvider, ListsConversations
 from backscroll._validate import positive_int
@@ -59,7 +60,6 @@ from backscroll.integrations.langchain import aload_messages, to_langchain_messa
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Iterable
-    from types import TracebackType
 
     from langgraph.pregel import Pregel
     from langgraph.store.base import Op, Result
@@ -150,7 +150,7 @@ class ThreadUpdate:
     config: RunnableConfig
 
 
-class ThreadFollower:
+class ThreadFollower(GeneratorIterator[ThreadUpdate]):
     """
     A graph thread kept current with a vendor conversation; made by `follow_thread`.
 
@@ -183,7 +183,6 @@ class ThreadFollower:
         self._as_node = as_node
         self._max_messages = max_messages
         self._convert = convert
-        self._updates = self._run()
 
     def __repr__(self) -> str:
         return f"<ThreadFollower {self._follower!r}>"
@@ -192,27 +191,6 @@ class ThreadFollower:
     def state(self) -> FollowState | None:
         """Where the follow stands after the last update yielded (as `Follower.state`)."""
         return self._follower.state
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> ThreadUpdate:
-        return await self._updates.__anext__()
-
-    async def aclose(self) -> None:
-        """Stop following: nothing keeps running afterwards."""
-        await self._updates.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def _write(self, messages: list[BaseMessage]) -> RunnableConfig:
         return await self._graph.aupdate_state(
