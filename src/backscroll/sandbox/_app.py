@@ -82,8 +82,10 @@ class Sandbox(BuiltinFakes):
         talkifai_sizes (Sequence[int]): Messages per generated Talkifai conversation.
         cursor_sizes (Sequence[int]): Messages per generated cursor-API conversation.
         convai_quirks (ConvaiQuirks | None): Convai misbehaviour to switch on.
-        talkifai_quirks (TalkifaiQuirks | None): Talkifai behaviour (limits, past-the-end answer, repeats).
-        cursor_quirks (CursorQuirks | None): Cursor-API behaviour (limits, page order, cursor misbehaviour).
+        talkifai_quirks (TalkifaiQuirks | None): Talkifai behaviour (limits, past-the-end
+            answer, repeats).
+        cursor_quirks (CursorQuirks | None): Cursor-API behaviour (limits, page order,
+            cursor misbehaviour).
 
     Attributes:
         app: The Starlette app (``app.state.sandbox`` is this object).
