@@ -32,6 +32,7 @@ from backscroll._protocols import (
     Identifiable,
     ListsConversations,
     Order,
+    ReportsRequests,
 )
 from backscroll._provider import ProviderOptions
 from backscroll._ratelimit import RateLimiter
@@ -99,6 +100,7 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "ReadOnlyError",
+    "ReportsRequests",
     "ResponseFormatError",
     "Role",
     "ServerError",

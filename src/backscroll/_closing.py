@@ -1,5 +1,5 @@
 """
-An async iterator over one async generator that closes with its object.
+Closing what was opened: ``async with`` for providers, iterators that close with their object.
 
 `Follower` and LangGraph's `ThreadFollower` are objects with state of their own (where the
 follow stands) around one generator: iterating steps it, and ``aclose`` or leaving
@@ -11,14 +11,43 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING, Generic, Self, TypeVar
 
-from backscroll._provider import Closeable
-
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
+    from types import TracebackType
 
-__all__ = ["GeneratorIterator"]
+__all__ = ["Closeable", "GeneratorIterator", "aclose"]
 
 T = TypeVar("T")
+
+
+class Closeable(abc.ABC):
+    """``async with`` for a provider, HTTP or not: entering gives it, leaving calls `aclose`."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Release what the provider holds."""
+
+
+async def aclose(iterator: object) -> None:
+    """
+    Close an async iterator that can be closed (a provider's generator); others are left.
+
+    A plugin's ``messages()`` may return any async iterator, with no ``aclose``.
+    """
+    close = getattr(iterator, "aclose", None)
+    if close is not None:
+        await close()
 
 
 class GeneratorIterator(Closeable, Generic[T]):

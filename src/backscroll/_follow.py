@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 import anyio
 import attrs
 
-from backscroll._closing import GeneratorIterator
+from backscroll._closing import GeneratorIterator, aclose
 from backscroll._http import RetryPolicy
 from backscroll._models import Message
 from backscroll._paging import Window
@@ -431,9 +431,7 @@ async def _closing(iterator: AsyncIterator[Polled]) -> AsyncGenerator[AsyncItera
     try:
         yield iterator
     finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(iterator)
 
 
 async def _generic_poll(provider: ChatHistoryProvider, state: FollowState) -> AsyncIterator[Polled]:
@@ -443,9 +441,7 @@ async def _generic_poll(provider: ChatHistoryProvider, state: FollowState) -> As
         async for message in messages:
             yield Polled(message)
     finally:
-        aclose = getattr(messages, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(messages)
 
 
 async def _absorb_newest(provider: ChatHistoryProvider, tail: _Tail, lookback: timedelta) -> None:
@@ -461,9 +457,7 @@ async def _absorb_newest(provider: ChatHistoryProvider, tail: _Tail, lookback: t
                 break
             tail.admit(Polled(message))
     finally:
-        aclose = getattr(messages, "aclose", None)
-        if aclose is not None:
-            await aclose()
+        await aclose(messages)
 
 
 def _check_lookback(lookback: object, max_seen: object) -> timedelta:

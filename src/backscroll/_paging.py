@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
 import attrs
 
+from backscroll._closing import aclose
 from backscroll._models import Message
 from backscroll._validate import positive_int
 from backscroll.errors import BadRequestError, ConfigurationError, PaginationError
@@ -181,13 +182,7 @@ async def windowed(
                     elif placement is Placement.STOP:
                         return
     finally:
-        await _aclose(batches)
-
-
-async def _aclose(iterator: AsyncIterator[object]) -> None:
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        await aclose()
+        await aclose(batches)
 
 
 # -- single response -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ __all__ = [
     "Identifiable",
     "ListsConversations",
     "Order",
+    "ReportsRequests",
 ]
 
 Order = Literal["asc", "desc"]
@@ -98,4 +99,21 @@ class Identifiable(Protocol):
         Short text values (a name, a base URL without user, password or query, a
         resolved file path); never a credential: the checkpoint file holds them as is.
         """
+        ...
+
+
+@runtime_checkable
+class ReportsRequests(Protocol):
+    """
+    A provider that counts the requests it had to retry.
+
+    A migration's report (`MigrationReport.retries`) and the CLI's progress display read
+    it from the source; every HTTP provider reports it, and a plugin's provider may too.
+
+    .. versionadded:: 0.2.0
+    """
+
+    @property
+    def retries(self) -> int:
+        """How many requests were retried so far."""
         ...

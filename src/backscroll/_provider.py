@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, ClassVar, Self, TypedDict, Unpack
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from backscroll._closing import Closeable
 from backscroll._http import DEFAULT_ERROR_KEYS, DEFAULT_MAX_RESPONSE_BYTES, HTTPCore
 from backscroll._paging import Window, clamp_page_size, windowed
 from backscroll._validate import credential, nonempty_str
@@ -17,7 +18,6 @@ from backscroll.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
-    from types import TracebackType
 
     import httpx
     import httpx2
@@ -96,25 +96,6 @@ def resolve_timezone(value: tzinfo | str) -> tzinfo:
     except (ZoneInfoNotFoundError, ValueError):
         msg = f"unknown time zone {value!r}: use an IANA name such as 'Europe/Berlin'"
         raise ConfigurationError(msg) from None
-
-
-class Closeable(abc.ABC):
-    """``async with`` for a provider, HTTP or not: entering gives it, leaving calls `aclose`."""
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    @abc.abstractmethod
-    async def aclose(self) -> None:
-        """Release what the provider holds."""
 
 
 class HTTPProvider(Closeable):

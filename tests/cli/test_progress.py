@@ -8,8 +8,12 @@ import re
 import pytest
 from rich.console import Console
 
+import backscroll
 from backscroll import ProgressEvent
+from backscroll._provider import HTTPProvider
 from backscroll.cli._progress import Reporter, choose_mode, one_line, plural
+from backscroll.cli._run import observed
+from backscroll.sandbox import Sandbox
 
 
 def _events() -> list[ProgressEvent]:
@@ -192,3 +196,26 @@ def test_a_known_total_shows_from_the_start_with_rate_eta_and_the_current_conver
     assert "2.0 conversations/s" in last  # 8 in 4 fake seconds
     assert "ETA 0:00:12" in last  # 24 more at 2 a second
     assert "20.0 messages/s" in last
+
+
+def test_the_display_reads_retries_from_any_source_that_reports_them() -> None:
+    """Retries come from ReportsRequests, whoever implements it: no shared base needed."""
+
+    class Counting:
+        retries = 3
+
+    assert isinstance(Counting(), backscroll.ReportsRequests)
+    assert observed(Counting()) == "3 retries"
+    assert observed(object()) == ""
+
+
+@pytest.mark.anyio
+async def test_the_display_reads_the_rate_limiters_waits() -> None:
+    """An HTTP provider's rate_limiter gives the waits and the readers waiting on it."""
+    async with Sandbox().provider("talkifai", rate_limit=2.0) as provider:
+        assert isinstance(provider, HTTPProvider)
+        assert isinstance(provider, backscroll.ReportsRequests)
+        limiter = provider.rate_limiter
+        assert limiter is not None
+        limiter.waits, limiter.waiting = 3, 1
+        assert observed(provider) == "3 rate-limit waits, 1 waiting on --rate-limit"

@@ -31,6 +31,7 @@ import anyio
 import anyio.lowlevel
 import attrs
 
+from backscroll._closing import aclose
 from backscroll._migration.checkpoint import Watermark
 from backscroll._migration.report import (
     ConversationFailure,
@@ -41,7 +42,12 @@ from backscroll._migration.report import (
 from backscroll._migration.shards import check_shard, shard_of
 from backscroll._models import Conversation, Message
 from backscroll._paging import Window
-from backscroll._protocols import ChatHistoryProvider, Identifiable, ListsConversations
+from backscroll._protocols import (
+    ChatHistoryProvider,
+    Identifiable,
+    ListsConversations,
+    ReportsRequests,
+)
 from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import (
     AuthenticationError,
@@ -502,8 +508,7 @@ def source_name(source: object) -> str:
 
 
 def _retries(source: object) -> int:
-    retries = getattr(source, "retries", None)
-    return retries if isinstance(retries, int) and not isinstance(retries, bool) else 0
+    return source.retries if isinstance(source, ReportsRequests) else 0
 
 
 def describe(exc: BaseException) -> str:
@@ -572,7 +577,5 @@ def plural(count: int, noun: str) -> str:
 
 async def close(iterator: object) -> None:
     """Close a provider's iterator; failing to close it must not stop the run."""
-    aclose = getattr(iterator, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
-            await aclose()
+    with contextlib.suppress(Exception):
+        await aclose(iterator)

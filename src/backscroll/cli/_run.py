@@ -19,6 +19,8 @@ import anyio
 import attrs
 
 from backscroll._migration.engine import migrate
+from backscroll._protocols import ReportsRequests
+from backscroll._provider import HTTPProvider
 from backscroll._registry import vendors
 from backscroll.cli._options import (
     Connection,
@@ -280,21 +282,18 @@ def observed(source: object) -> str:
     """
     What the source met so far, for the progress display: retries and rate-limit waits.
 
-    Retries are every HTTP provider's ``retries``. Rate-limit waits are read from the
-    provider's ``rate_limiter`` (``waits``, ``waiting``) where it has one: the hook for
-    providers made with ``rate_limit=``.
+    Retries from any source that `ReportsRequests`; rate-limit waits (``waits``,
+    ``waiting``) from an HTTP provider's ``rate_limiter``, where ``rate_limit=`` lives.
     """
     parts = []
-    retries = getattr(source, "retries", 0)
-    if isinstance(retries, int) and retries:
+    retries = source.retries if isinstance(source, ReportsRequests) else 0
+    if retries:
         parts.append(f"{retries:,} {'retry' if retries == 1 else 'retries'}")
-    limiter = getattr(source, "rate_limiter", None)
-    waits = getattr(limiter, "waits", 0)
-    if isinstance(waits, int) and waits:
-        parts.append(plural(waits, "rate-limit wait"))
-    waiting = getattr(limiter, "waiting", 0)
-    if isinstance(waiting, int) and waiting:
-        parts.append(f"{waiting} waiting on --rate-limit")
+    limiter = source.rate_limiter if isinstance(source, HTTPProvider) else None
+    if limiter is not None and limiter.waits:
+        parts.append(plural(limiter.waits, "rate-limit wait"))
+    if limiter is not None and limiter.waiting:
+        parts.append(f"{limiter.waiting} waiting on --rate-limit")
     return ", ".join(parts)
 
 

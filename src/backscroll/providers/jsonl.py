@@ -21,10 +21,10 @@ import anyio
 import anyio.to_thread
 import attrs
 
+from backscroll._closing import Closeable
 from backscroll._converter import from_dict
 from backscroll._models import Conversation, Message
 from backscroll._paging import Window, clamp_page_size, windowed
-from backscroll._provider import Closeable
 from backscroll._validate import nonempty_str, positive_int
 from backscroll.errors import ConfigurationError, ConversionError
 
