@@ -1,9 +1,10 @@
 """
 The sandbox: one Starlette app serving the three fake vendors, and the handles tests need.
 
-`Sandbox` owns the ground truth (`SandboxData`), the quirks, the fault plan and the app.
-It also hands out what a test needs in two lines: an in-process `httpx` transport and
-client, and providers already wired to the app with the sandbox's credentials.
+`Sandbox` owns the fakes (each with its store and its quirks), the ground truth that
+holds their stores (`SandboxData`), the fault plan and the app. It also hands out what a
+test needs in two lines: an in-process `httpx` transport and client, and providers
+already wired to the app with the sandbox's credentials.
 """
 
 from __future__ import annotations
@@ -82,16 +83,18 @@ class Sandbox(BuiltinFakes):
         talkifai_sizes (Sequence[int]): Messages per generated Talkifai conversation.
         cursor_sizes (Sequence[int]): Messages per generated cursor-API conversation.
         convai_quirks (ConvaiQuirks | None): Convai misbehaviour to switch on.
-        talkifai_quirks (TalkifaiQuirks | None): Talkifai behaviour (limits, past-the-end answer, repeats).
-        cursor_quirks (CursorQuirks | None): Cursor-API behaviour (limits, page order, cursor misbehaviour).
+        talkifai_quirks (TalkifaiQuirks | None): Talkifai behaviour to switch on.
+        cursor_quirks (CursorQuirks | None): Cursor-API behaviour to switch on.
 
     Attributes:
         app: The Starlette app (``app.state.sandbox`` is this object).
-        fakes: The fake vendor APIs served, by vendor name (`SandboxFake` objects).
-        data: The ground truth: every conversation as served.
+        fakes: The fake vendor APIs served, by vendor name (`SandboxFake` objects, each
+            with its ``store`` and, for the built-ins, its ``quirks``).
+        data: The ground truth: every fake's store, by vendor name.
         requests: The requests answered so far, newest last (the last 10,000).
 
-    Quirks may be replaced between requests (``sandbox.cursor_quirks = CursorQuirks(...)``);
+    Quirks may be replaced between requests (``sandbox.cursor_quirks = CursorQuirks(...)``,
+    which sets ``sandbox.fakes["cursor"].quirks``);
     faults with `set_faults`; the fault layer's clock and sleep with `fault_clock` and
     `fault_sleep`; `forget_repeats` starts the ``repeat_page_every`` count afresh.
 
@@ -122,9 +125,11 @@ class Sandbox(BuiltinFakes):
         self.data = SandboxData(
             seed=seed, burst_rate=burst_rate, max_burst=max_burst, **sizes_of(builtin)
         )
-        self._set_quirks(builtin)
         self._repeater = PageRepeater()
         self.fakes: Mapping[str, SandboxFake] = _fakes(self, fakes or {})
+        for name, fake in self.fakes.items():
+            self.data.attach(name, fake.store)
+        self._set_quirks(builtin)
         targets = {name: fake.route_names for name, fake in self.fakes.items()}
         self._plan = FaultPlan(faults or {}, targets)
         if fault_clock is not None:
@@ -210,7 +215,7 @@ class Sandbox(BuiltinFakes):
 
         .. versionadded:: 0.1.0
         """
-        return grow(self.fakes, conversation_id, count, vendor=vendor)
+        return grow(self.data.stores, conversation_id, count, vendor=vendor)
 
     # -- wiring ----------------------------------------------------------------------------
 
