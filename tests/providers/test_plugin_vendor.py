@@ -23,7 +23,7 @@ from backscroll import Message, Role
 from backscroll.errors import AuthenticationError, ConfigurationError
 from backscroll.sandbox import Faults, Sandbox
 
-from .test_paging_properties import SETTINGS, expected, orders, page_sizes, read, seen, windows
+from .test_paging_properties import SETTINGS, orders, page_sizes, read, read_against_truth, windows
 
 if TYPE_CHECKING:
     from backscroll import Order
@@ -83,10 +83,10 @@ async def test_tokenchat_exactly_once(  # noqa: PLR0917 - one argument per drawn
     fake = sandbox.fakes["tokenchat"]
     assert isinstance(fake, TokenChatFake)
     (conversation_id,) = fake.store.conversation_ids()
-    want, since, until = expected(fake.store.truth(conversation_id), order, window)
-    async with sandbox.provider("tokenchat") as provider:
-        got = await read(provider, conversation_id, order, since, until, page_size)
-    assert seen(got) == want
+    got, want = await read_against_truth(
+        sandbox, "tokenchat", conversation_id, order=order, window=window, page_size=page_size
+    )
+    assert got == want
 
 
 async def test_users_messages_load_into_the_plugin_fake() -> None:
