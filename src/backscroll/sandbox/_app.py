@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from backscroll._registry import load_object, vendors
 from backscroll.errors import ConfigurationError
 from backscroll.sandbox._data import SandboxData
+from backscroll.sandbox._fake import SandboxFake
 from backscroll.sandbox._faults import (
     FaultLayer,
     FaultPlan,
@@ -31,6 +32,7 @@ from backscroll.sandbox._faults import (
     Target,
 )
 from backscroll.sandbox._grow import grow
+from backscroll.sandbox._store import ConversationStore
 from backscroll.sandbox._vendors import BuiltinFakes, sizes_of
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from backscroll._registry import VendorProvider
-    from backscroll.sandbox._fake import FakeFactory, SandboxFake
+    from backscroll.sandbox._fake import FakeFactory
     from backscroll.sandbox._vendors import BuiltinOptions
 
 __all__ = ["BASE_URL", "Sandbox", "create_app"]
@@ -310,8 +312,21 @@ def _fakes(sandbox: Sandbox, factories: Mapping[str, FakeFactory]) -> Mapping[st
         if factory is None and vendor.fake is not None:
             factory = load_object(vendor.fake)
         if factory is not None:
-            made[name] = factory(sandbox)
+            made[name] = _checked(name, factory(sandbox))
     return MappingProxyType(made)
+
+
+def _checked(name: str, fake: object) -> SandboxFake:
+    """*fake*, if it is one: a fake without its store would serve data nobody can load or count."""
+    if not isinstance(fake, SandboxFake) or not isinstance(fake.store, ConversationStore):
+        msg = (
+            f"the {name} fake ({type(fake).__name__}) is not a backscroll.sandbox.SandboxFake: "
+            "it needs prefix, api_root, route_names, routes(), classify(), error_response(), "
+            "provider_options() and a store (a ConversationStore; subclass "
+            "backscroll.sandbox.RecordStore for lists of records)"
+        )
+        raise ConfigurationError(msg)
+    return fake
 
 
 def create_app(
