@@ -164,7 +164,12 @@ class ConvaiStore:
         return records
 
     def check(
-        self, conversation_id: str, records: list[Record], *, character_id: str | None = None
+        self,
+        conversation_id: str,
+        records: list[Record],
+        *,
+        character_id: str | None = None,
+        **options: Any,  # noqa: ARG002 - the protocol's: SandboxData gives only those in `options`
     ) -> None:
         """
         Refuse a session of another character, or interactions older than its last.
@@ -185,7 +190,12 @@ class ConvaiStore:
             check_not_older("convai", conversation_id, existing[-1], records[0], "timestamp", _time)
 
     def write(
-        self, conversation_id: str, records: list[Record], *, character_id: str | None = None
+        self,
+        conversation_id: str,
+        records: list[Record],
+        *,
+        character_id: str | None = None,
+        **options: Any,  # noqa: ARG002 - the protocol's: SandboxData gives only those in `options`
     ) -> None:
         """Append interactions; a new session starts at its first interaction's time."""
         if conversation_id not in self.interactions:

@@ -13,7 +13,7 @@ one more entry here and nothing changes in ``_app.py`` or ``_data.py``.
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Final, TypedDict, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypedDict, TypeVar, cast
 
 from backscroll.errors import ConfigurationError
 from backscroll.providers import ConvaiProvider, CursorProvider, TalkifaiProvider
@@ -71,8 +71,10 @@ class StoreOptions(TypedDict, total=False):
     character_id: str | None
 
 
-#: Each built-in vendor's store, made with the generation settings and its sizes.
-_STORES: Final[Mapping[str, tuple[str, Callable[[Generation, Sequence[int]], Any], Any]]] = {
+_StoreFactory: TypeAlias = "Callable[[Generation, Sequence[int]], ConversationStore]"
+
+#: Each built-in vendor's store: its size option, its factory and its default sizes.
+_STORES: Final[Mapping[str, tuple[str, _StoreFactory, Sequence[int]]]] = {
     "convai": ("convai_sizes", ConvaiStore, _convai_data.DEFAULT_SIZES),
     "talkifai": ("talkifai_sizes", TalkifaiStore, _talkifai_data.DEFAULT_SIZES),
     "cursor": ("cursor_sizes", CursorStore, _cursor_data.DEFAULT_SIZES),
