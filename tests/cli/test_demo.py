@@ -23,7 +23,7 @@ VENDORS = list(Sandbox(seed=0).fakes)
 
 def _truth() -> dict[str, int]:
     sandbox = Sandbox(seed=0)
-    truth = {name: fake.message_count() for name, fake in sandbox.fakes.items()}
+    truth = {name: fake.store.message_count() for name, fake in sandbox.fakes.items()}
     assert truth["convai"] == sum(convai_truth(sandbox).values())
     assert truth["cursor"] == sum(map(len, sandbox.data.cursor.values()))
     return truth

@@ -16,7 +16,7 @@ def truth(served: Served) -> dict[str, int]:
     """Messages per conversation of the plugin's fake."""
     fake = served.sandbox.fakes["tokenchat"]
     assert isinstance(fake, TokenChatFake)
-    return {cid: len(records) for cid, records in fake.conversations.items()}
+    return {cid: len(records) for cid, records in fake.store.conversations.items()}
 
 
 def test_export_reads_a_plugin_vendor(served: Served, tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ def test_conversations_lists_ids_one_per_line(served: Served) -> None:
 
     assert result.exit_code == 0, result.output
     fake = served.sandbox.fakes["convai"]
-    assert result.stdout.splitlines() == fake.conversation_ids()
+    assert result.stdout.splitlines() == fake.store.conversation_ids()
 
 
 def test_conversations_json_holds_ids_and_times(served: Served) -> None:
@@ -59,7 +59,7 @@ def test_conversations_json_holds_ids_and_times(served: Served) -> None:
     body = json.loads(result.stdout)
     assert body["vendor"] == "convai"
     ids = [item["id"] for item in body["conversations"]]
-    assert ids == served.sandbox.fakes["convai"].conversation_ids()[:2]
+    assert ids == served.sandbox.fakes["convai"].store.conversation_ids()[:2]
     assert all(item["created_at"] for item in body["conversations"])
 
 

@@ -4,9 +4,15 @@ Every provider yields every message exactly once, in order, whatever the vendor 
 Hypothesis draws the conversation (size, bursts of messages sharing one second), the page
 size, the order, a since/until window and a combination of the vendor's quirks (every
 reading of its document the sandbox can play), and reads the conversation through the
-real provider over the sandbox, comparing with the sandbox's ground truth. Each read ends
-exact, or in `PaginationError` where the combination makes exactness impossible; which
-combinations may raise is spelt out in `cursor_may_raise` and `talkifai_may_raise`.
+real provider over the sandbox, comparing with the ground truth of the fake's store
+(`read_against_truth`: one check for every vendor). Each read ends exact, or in
+`PaginationError` where the combination makes exactness impossible; which combinations
+may raise is spelt out in `cursor_may_raise` and `talkifai_may_raise`.
+
+`test_every_registered_vendor_exactly_once` runs the same check over every vendor
+`backscroll.vendors()` lists with a fake, plugins' included, through the vendor-neutral
+surfaces only (`Sandbox.provider(name)`, `sandbox.data.store(name)`); the per-vendor
+sweeps below it add each vendor's quirks.
 """
 
 from __future__ import annotations
@@ -18,12 +24,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import backscroll
 from backscroll import PaginationError
 from backscroll.sandbox import CursorQuirks, Sandbox, TalkifaiQuirks
 
 if TYPE_CHECKING:
     from backscroll import ChatHistoryProvider, Message
     from backscroll._protocols import Order
+
+#: Every registered vendor that ships a sandbox fake: the built-ins and installed plugins.
+FAKED = [name for name, vendor in backscroll.vendors().items() if vendor.fake is not None]
 
 pytestmark = pytest.mark.anyio
 
@@ -128,9 +138,70 @@ async def read(  # noqa: PLR0917 - the arguments of messages(), in order
     return [m async for m in messages]
 
 
+Row = tuple[str, datetime]
+
+
+async def read_against_truth(
+    sandbox: Sandbox,
+    vendor: str,
+    conversation_id: str,
+    *,
+    order: Order,
+    window: tuple[float, float] | None,
+    page_size: int | None,
+    truth: list[Row] | None = None,
+) -> tuple[list[Row], list[Row]]:
+    """
+    What the vendor's provider read, and what it must read: the store's truth, cut and ordered.
+
+    *truth* replaces the store's where a quirk serves other values (finer timestamps).
+    """
+    if truth is None:
+        truth = sandbox.data.store(vendor).truth(conversation_id)
+    want, since, until = expected(truth, order, window)
+    async with sandbox.provider(vendor) as provider:
+        got = seen(await read(provider, conversation_id, order, since, until, page_size))
+    return got, want
+
+
 def last_conversation(records: dict[str, list[dict[str, Any]]]) -> str:
     """The generated conversation (the documents' own examples come first)."""
     return list(records)[-1]
+
+
+@pytest.mark.parametrize("vendor", FAKED)
+@SETTINGS
+@given(
+    seed=st.integers(0, 2**16),
+    burst_rate=burst_rates,
+    max_burst=max_bursts,
+    page_size=page_sizes,
+    order=orders,
+    window=windows,
+    data=st.data(),
+)
+async def test_every_registered_vendor_exactly_once(  # noqa: PLR0917 - one argument per drawn dimension
+    vendor: str,
+    seed: int,
+    burst_rate: float,
+    max_burst: int,
+    page_size: int | None,
+    order: Order,
+    window: tuple[float, float] | None,
+    data: st.DataObject,
+) -> None:
+    """Every vendor with a fake: each message once, in order, in the window, either order."""
+    sandbox = Sandbox(seed=seed, burst_rate=burst_rate, max_burst=max_burst)
+    conversation_id = data.draw(st.sampled_from(sandbox.data.store(vendor).conversation_ids()))
+    got, want = await read_against_truth(
+        sandbox, vendor, conversation_id, order=order, window=window, page_size=page_size
+    )
+    assert got == want
+
+
+def test_the_sweep_covers_the_builtins_and_the_plugin() -> None:
+    """The registered vendors with fakes include the three built-ins and the test plugin."""
+    assert {"convai", "talkifai", "cursor", "tokenchat"} <= set(FAKED)
 
 
 @SWEEP
@@ -163,14 +234,13 @@ async def test_talkifai_exactly_once(  # noqa: PLR0917 - one argument per drawn 
     )
     conversation_id = last_conversation(sandbox.data.talkifai)
     records = sandbox.data.talkifai[conversation_id]
-    truth = [(r["content"], datetime.fromisoformat(r["timestamp"])) for r in records]
-    want, since, until = expected(truth, order, window)
-    async with sandbox.talkifai() as provider:
-        try:
-            got = seen(await read(provider, conversation_id, order, since, until, page_size))
-        except PaginationError:
-            assert talkifai_may_raise(quirks), "refused a reading that can be read exactly"
-            return
+    try:
+        got, want = await read_against_truth(
+            sandbox, "talkifai", conversation_id, order=order, window=window, page_size=page_size
+        )
+    except PaginationError:
+        assert talkifai_may_raise(quirks), "refused a reading that can be read exactly"
+        return
     if quirks.delete_every is None:
         assert got == want
         return
@@ -213,13 +283,19 @@ async def test_cursor_exactly_once(  # noqa: PLR0917 - one argument per drawn di
         (r["text"], datetime.fromisoformat(r["created_at"]))
         for r in quirks.served(sandbox.data.cursor[conversation_id])
     ]
-    want, since, until = expected(truth, order, window)
-    async with sandbox.cursor() as provider:
-        try:
-            got = seen(await read(provider, conversation_id, order, since, until, page_size))
-        except PaginationError:
-            assert cursor_may_raise(quirks, order), "refused a reading that can be read exactly"
-            return
+    try:
+        got, want = await read_against_truth(
+            sandbox,
+            "cursor",
+            conversation_id,
+            order=order,
+            window=window,
+            page_size=page_size,
+            truth=truth,
+        )
+    except PaginationError:
+        assert cursor_may_raise(quirks, order), "refused a reading that can be read exactly"
+        return
     if quirks.page_order == "desc":
         assert got == want
     else:
@@ -237,18 +313,11 @@ async def test_convai_exactly_once(
 ) -> None:
     """Convai: each speaker entry once, in order, inside the window."""
     sandbox = Sandbox(convai_sizes=(size,), talkifai_sizes=(), cursor_sizes=())
-    session_id, interactions = list(sandbox.data.convai_interactions.items())[-1]
-    truth = [
-        (entry["message"], datetime.fromisoformat(i["timestamp"] + "+00:00"))
-        for i in interactions
-        for entry in i["interaction"]
-    ]
-    want, since, until = expected(truth, order, window)
-    async with sandbox.convai() as provider:
-        got = [
-            m async for m in provider.messages(session_id, order=order, since=since, until=until)
-        ]
-    assert seen(got) == want
+    session_id = sandbox.data.store("convai").conversation_ids()[-1]  # the generated one
+    got, want = await read_against_truth(
+        sandbox, "convai", session_id, order=order, window=window, page_size=None
+    )
+    assert got == want
 
 
 @SETTINGS

@@ -9,7 +9,7 @@ environment installs it. Nothing in backscroll names it.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,10 +19,11 @@ from tokenchat_backscroll.fake import TokenChatFake, TokenChatQuirks
 from tokenchat_backscroll.provider import TokenChatProvider
 
 import backscroll
-from backscroll.errors import AuthenticationError
+from backscroll import Message, Role
+from backscroll.errors import AuthenticationError, ConfigurationError
 from backscroll.sandbox import Faults, Sandbox
 
-from .test_paging_properties import SETTINGS, expected, orders, page_sizes, read, seen, windows
+from .test_paging_properties import SETTINGS, orders, page_sizes, read, read_against_truth, windows
 
 if TYPE_CHECKING:
     from backscroll import Order
@@ -81,15 +82,46 @@ async def test_tokenchat_exactly_once(  # noqa: PLR0917 - one argument per drawn
     )
     fake = sandbox.fakes["tokenchat"]
     assert isinstance(fake, TokenChatFake)
-    (conversation_id,) = fake.conversation_ids()
-    truth = [
-        (r["text"], datetime.fromisoformat(r["sent_at"]))
-        for r in fake.conversations[conversation_id]
+    (conversation_id,) = fake.store.conversation_ids()
+    got, want = await read_against_truth(
+        sandbox, "tokenchat", conversation_id, order=order, window=window, page_size=page_size
+    )
+    assert got == want
+
+
+async def test_users_messages_load_into_the_plugin_fake() -> None:
+    """add_messages(vendor="tokenchat") writes through the plugin's store; they read back."""
+    sandbox = Sandbox()
+    at = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+    given_messages = [
+        Message(
+            id=f"mine-{n}",
+            conversation_id="mine",
+            role=role,
+            content=f"line {n}",
+            created_at=at,
+            provider="cursor",
+        )
+        for n, role in enumerate([Role.USER, Role.ASSISTANT, Role.SYSTEM])
     ]
-    want, since, until = expected(truth, order, window)
+
+    assert sandbox.data.add_messages(given_messages, vendor="tokenchat") == ["mine"]
+    assert sandbox.fakes["tokenchat"].store.message_count() == 1 + 49 + 50 + 51 + 130 + 3
     async with sandbox.provider("tokenchat") as provider:
-        got = await read(provider, conversation_id, order, since, until, page_size)
-    assert seen(got) == want
+        back = await read(provider, "mine", "asc", None, None, None)
+    assert [(m.id, m.role, m.content, m.created_at) for m in back] == [
+        ("mine-0", Role.USER, "line 0", at),
+        ("mine-1", Role.ASSISTANT, "line 1", at),
+        ("mine-2", Role.UNKNOWN, "line 2", at),
+    ]
+
+
+def test_options_of_another_vendors_store_are_refused_for_the_plugin() -> None:
+    """character_id= is the Convai store's: given for the plugin, the error names its taker."""
+    sandbox = Sandbox()
+    with pytest.raises(ConfigurationError, match="character_id is for convai only"):
+        sandbox.data.add_records("tokenchat", "mine", [], character_id="c")
+    assert not sandbox.data.store("tokenchat").holds("mine")
 
 
 async def test_a_wrong_key_hint_names_the_keyword_in_python() -> None:

@@ -215,7 +215,7 @@ def test_reprs_say_what_is_inside() -> None:
     sandbox = Sandbox(seed=5)
 
     assert repr(sandbox) == "<Sandbox seed=5 faults=[]>"
-    assert repr(sandbox.data).startswith("<SandboxData seed=5: 7 convai sessions")
+    assert repr(sandbox.data).startswith("<SandboxData seed=5: 7 convai, 11 talkifai, 9 cursor")
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -500,7 +500,7 @@ async def test_convai_records_make_a_session_of_the_character() -> None:
         (lambda d: d.add_records("talkifai", "", []), "conversation_id must be a non-empty"),
         (
             lambda d: d.add_records("cursor", "c", [], character_id="x"),
-            "character_id is for Convai",
+            "character_id is for convai only, not for cursor",
         ),
         (
             lambda d: d.add_records(

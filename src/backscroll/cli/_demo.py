@@ -194,7 +194,7 @@ def _ids(fake: "Sandbox", vendor: str) -> list[str] | None:
     """A vendor that lists lists its own; the others are asked for what their fake holds."""
     if vendors()[vendor].lists_conversations:
         return None
-    return fake.fakes[vendor].conversation_ids()
+    return fake.data.store(vendor).conversation_ids()
 
 
 async def _run(fake: "Sandbox", directory: Path, reporter: Reporter) -> list[_Result]:
@@ -202,7 +202,7 @@ async def _run(fake: "Sandbox", directory: Path, reporter: Reporter) -> list[_Re
     results = []
     for vendor, served in fake.fakes.items():
         export = directory / f"{vendor}.jsonl"
-        expected = served.message_count()  # before a run could change it (it does not delete)
+        expected = served.store.message_count()  # before a run could change it (no deletes)
         opener = _opener(fake, vendor)
         ids = _ids(fake, vendor)
         to_sqlite = await _stage(reporter, opener, Target("sqlite", database), vendor, ids)

@@ -232,7 +232,7 @@ def _banner(served: "Sandbox", url: str) -> list[str]:
         )
         lines.append(f"  {name:<{width}}  {roots[name]:<{root_width}}  {settings}")
         if not vendor.lists_conversations:
-            ids = fake.conversation_ids()[:_SAMPLE_IDS]
+            ids = fake.store.conversation_ids()[:_SAMPLE_IDS]
             if ids:
                 lines.append(f"  {'':<{width}}  ids to try: {' '.join(ids)}")
     return lines

@@ -30,12 +30,14 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess
 from backscroll.sandbox._app import BASE_URL, Sandbox, create_app
 from backscroll.sandbox._convai import API_KEY as CONVAI_API_KEY
 from backscroll.sandbox._convai import ConvaiQuirks
+from backscroll.sandbox._convai_data import CONVAI_CHARACTER_ID
 from backscroll.sandbox._cursor import API_KEY as CURSOR_API_KEY
 from backscroll.sandbox._cursor import CursorQuirks
-from backscroll.sandbox._data import CONVAI_CHARACTER_ID, SandboxData
+from backscroll.sandbox._data import SandboxData
 from backscroll.sandbox._fake import SandboxFake
 from backscroll.sandbox._faults import Faults, Outcome, RequestRecord, SandboxTransport
 from backscroll.sandbox._server import serve, serving
+from backscroll.sandbox._store import ConversationStore, GrowsConversations, RecordStore
 from backscroll.sandbox._talkifai import MASTER_TOKEN as TALKIFAI_TOKEN
 from backscroll.sandbox._talkifai import TalkifaiQuirks, session_token
 
@@ -46,9 +48,12 @@ __all__ = [
     "CURSOR_API_KEY",
     "TALKIFAI_TOKEN",
     "ConvaiQuirks",
+    "ConversationStore",
     "CursorQuirks",
     "Faults",
+    "GrowsConversations",
     "Outcome",
+    "RecordStore",
     "RequestRecord",
     "Sandbox",
     "SandboxData",

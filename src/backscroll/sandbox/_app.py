@@ -1,9 +1,10 @@
 """
 The sandbox: one Starlette app serving the three fake vendors, and the handles tests need.
 
-`Sandbox` owns the ground truth (`SandboxData`), the quirks, the fault plan and the app.
-It also hands out what a test needs in two lines: an in-process `httpx` transport and
-client, and providers already wired to the app with the sandbox's credentials.
+`Sandbox` owns the fakes (each with its store and its quirks), the ground truth that
+holds their stores (`SandboxData`), the fault plan and the app. It also hands out what a
+test needs in two lines: an in-process `httpx` transport and client, and providers
+already wired to the app with the sandbox's credentials.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from starlette.middleware import Middleware
 from backscroll._registry import load_object, vendors
 from backscroll.errors import ConfigurationError
 from backscroll.sandbox._data import SandboxData
+from backscroll.sandbox._fake import SandboxFake
 from backscroll.sandbox._faults import (
     FaultLayer,
     FaultPlan,
@@ -30,6 +32,7 @@ from backscroll.sandbox._faults import (
     Target,
 )
 from backscroll.sandbox._grow import grow
+from backscroll.sandbox._store import ConversationStore
 from backscroll.sandbox._vendors import BuiltinFakes, sizes_of
 
 if TYPE_CHECKING:
@@ -44,7 +47,7 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from backscroll._registry import VendorProvider
-    from backscroll.sandbox._fake import FakeFactory, SandboxFake
+    from backscroll.sandbox._fake import FakeFactory
     from backscroll.sandbox._vendors import BuiltinOptions
 
 __all__ = ["BASE_URL", "Sandbox", "create_app"]
@@ -82,18 +85,18 @@ class Sandbox(BuiltinFakes):
         talkifai_sizes (Sequence[int]): Messages per generated Talkifai conversation.
         cursor_sizes (Sequence[int]): Messages per generated cursor-API conversation.
         convai_quirks (ConvaiQuirks | None): Convai misbehaviour to switch on.
-        talkifai_quirks (TalkifaiQuirks | None): Talkifai behaviour (limits, past-the-end
-            answer, repeats).
-        cursor_quirks (CursorQuirks | None): Cursor-API behaviour (limits, page order,
-            cursor misbehaviour).
+        talkifai_quirks (TalkifaiQuirks | None): Talkifai behaviour to switch on.
+        cursor_quirks (CursorQuirks | None): Cursor-API behaviour to switch on.
 
     Attributes:
         app: The Starlette app (``app.state.sandbox`` is this object).
-        fakes: The fake vendor APIs served, by vendor name (`SandboxFake` objects).
-        data: The ground truth: every conversation as served.
+        fakes: The fake vendor APIs served, by vendor name (`SandboxFake` objects, each
+            with its ``store`` and, for the built-ins, its ``quirks``).
+        data: The ground truth: every fake's store, by vendor name.
         requests: The requests answered so far, newest last (the last 10,000).
 
-    Quirks may be replaced between requests (``sandbox.cursor_quirks = CursorQuirks(...)``);
+    Quirks may be replaced between requests (``sandbox.cursor_quirks = CursorQuirks(...)``,
+    which sets ``sandbox.fakes["cursor"].quirks``);
     faults with `set_faults`; the fault layer's clock and sleep with `fault_clock` and
     `fault_sleep`; `forget_repeats` starts the ``repeat_page_every`` count afresh.
 
@@ -124,9 +127,11 @@ class Sandbox(BuiltinFakes):
         self.data = SandboxData(
             seed=seed, burst_rate=burst_rate, max_burst=max_burst, **sizes_of(builtin)
         )
-        self._set_quirks(builtin)
         self._repeater = PageRepeater()
         self.fakes: Mapping[str, SandboxFake] = _fakes(self, fakes or {})
+        for name, fake in self.fakes.items():
+            self.data.attach(name, fake.store)
+        self._set_quirks(builtin)
         targets = {name: fake.route_names for name, fake in self.fakes.items()}
         self._plan = FaultPlan(faults or {}, targets)
         if fault_clock is not None:
@@ -212,7 +217,7 @@ class Sandbox(BuiltinFakes):
 
         .. versionadded:: 0.1.0
         """
-        return grow(self.fakes, conversation_id, count, vendor=vendor)
+        return grow(self.data.stores, conversation_id, count, vendor=vendor)
 
     # -- wiring ----------------------------------------------------------------------------
 
@@ -307,8 +312,21 @@ def _fakes(sandbox: Sandbox, factories: Mapping[str, FakeFactory]) -> Mapping[st
         if factory is None and vendor.fake is not None:
             factory = load_object(vendor.fake)
         if factory is not None:
-            made[name] = factory(sandbox)
+            made[name] = _checked(name, factory(sandbox))
     return MappingProxyType(made)
+
+
+def _checked(name: str, fake: object) -> SandboxFake:
+    """*fake*, if it is one: a fake without its store would serve data nobody can load or count."""
+    if not isinstance(fake, SandboxFake) or not isinstance(fake.store, ConversationStore):
+        msg = (
+            f"the {name} fake ({type(fake).__name__}) is not a backscroll.sandbox.SandboxFake: "
+            "it needs prefix, api_root, route_names, routes(), classify(), error_response(), "
+            "provider_options() and a store (a ConversationStore; subclass "
+            "backscroll.sandbox.RecordStore for lists of records)"
+        )
+        raise ConfigurationError(msg)
+    return fake
 
 
 def create_app(

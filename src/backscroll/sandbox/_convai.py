@@ -23,9 +23,9 @@ import attrs
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from backscroll.errors import ConfigurationError
-from backscroll.sandbox._data import CONVAI_CHARACTER_ID
+from backscroll.sandbox._convai_data import CONVAI_CHARACTER_ID, ConvaiStore
 from backscroll.sandbox._fake import RoutedFake
+from backscroll.sandbox._store import typed_store
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -83,13 +83,13 @@ class _Refusal(Exception):  # noqa: N818 - internal control flow, caught in this
 
 
 class _Endpoints:
-    """The three endpoints, bound to a sandbox."""
+    """The three endpoints, bound to the fake (its store and quirks)."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, fake: ConvaiFake) -> None:
+        self.fake = fake
 
     def refuse(self, error: _Refusal) -> Response:
-        status = 200 if self.sandbox.convai_quirks.errors_with_200 else error.status
+        status = 200 if self.fake.quirks.errors_with_200 else error.status
         return JSONResponse({"ERROR": error.text}, status)
 
     async def read(self, request: Request) -> tuple[dict[str, Any], str]:
@@ -103,10 +103,7 @@ class _Endpoints:
         if not isinstance(body, dict):
             raise _Refusal(400, "Invalid request body: expected a JSON object.")
         character_id = body.get("charID")
-        if (
-            not isinstance(character_id, str)
-            or character_id not in self.sandbox.data.convai_sessions
-        ):
+        if not isinstance(character_id, str) or character_id not in self.fake.store.sessions:
             raise _Refusal(400, "Invalid character ID.")
         return body, character_id
 
@@ -116,7 +113,7 @@ class _Endpoints:
             limit = _limit(body.get("limit", "-1"))
         except _Refusal as error:
             return self.refuse(error)
-        sessions = self.sandbox.data.convai_sessions[character_id]
+        sessions = self.fake.store.sessions[character_id]
         return JSONResponse(sessions if limit is None else sessions[:limit])
 
     async def details(self, request: Request) -> Response:
@@ -125,13 +122,13 @@ class _Endpoints:
             session_id = self.session_of(body, character_id)
         except _Refusal as error:
             return self.refuse(error)
-        return JSONResponse(self.sandbox.data.convai_interactions[session_id])
+        return JSONResponse(self.fake.store.interactions[session_id])
 
     def session_of(self, body: dict[str, Any], character_id: str) -> str:
         session_id = body.get("sessionID")
         if not isinstance(session_id, str) or not session_id:
             raise _Refusal(400, "Invalid session ID.")
-        if self.sandbox.data.convai_session_owner(session_id) != character_id:
+        if self.fake.store.session_owner(session_id) != character_id:
             raise _Refusal(404, "Session not found.")
         return session_id
 
@@ -141,13 +138,13 @@ class _Endpoints:
             ids = _session_ids(body)
         except _Refusal as error:
             return self.refuse(error)
-        self.sandbox.data.delete_convai_sessions(character_id, ids)
+        self.fake.store.delete_sessions(character_id, ids)
         return JSONResponse({"status": "SUCCESSFULLY DELETED"})
 
 
-def routes(sandbox: Sandbox) -> list[Route]:
-    """The three endpoints, bound to *sandbox*."""
-    endpoints = _Endpoints(sandbox)
+def routes(fake: ConvaiFake) -> list[Route]:
+    """The three endpoints, bound to *fake*."""
+    endpoints = _Endpoints(fake)
     base = f"{PREFIX}/character/chatHistory"
     return [
         Route(f"{base}/list", endpoints.list_sessions, methods=["POST"]),
@@ -185,42 +182,23 @@ def classify(path: str) -> str | None:
 
 
 class ConvaiFake(RoutedFake):
-    """The fake Convai API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
+    """
+    The fake Convai API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`).
+
+    Attributes:
+        store: Its characters, sessions and interactions (the sandbox's seeded ones).
+        quirks: The misbehaviour in force; replace it between requests.
+    """
 
     prefix: Final = PREFIX
     api_root: Final = "/convai"
     route_names: Final = ROUTES
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Sandbox, *, quirks: ConvaiQuirks | None = None) -> None:
         super().__init__(sandbox, routes=routes, classify=classify, error_response=error_response)
+        self.store = typed_store(sandbox.data.stores, "convai", ConvaiStore)
+        self.quirks = quirks or ConvaiQuirks()
 
     def provider_options(self) -> dict[str, str]:
         """The provider keywords the fake accepts."""
         return {"api_key": API_KEY, "character_id": CONVAI_CHARACTER_ID}
-
-    def conversation_ids(self) -> list[str]:
-        """The ids of the conversations the fake holds."""
-        return [
-            session["sessionID"]
-            for session in self._sandbox.data.convai_sessions[CONVAI_CHARACTER_ID]
-        ]
-
-    def message_count(self) -> int:
-        """How many messages the fake holds in all."""
-        data = self._sandbox.data
-        return sum(
-            len(interaction["interaction"])
-            for session in data.convai_sessions[CONVAI_CHARACTER_ID]
-            for interaction in data.convai_interactions[session["sessionID"]]
-        )
-
-    def holds(self, conversation_id: str) -> bool:
-        """Whether the fake holds this session."""
-        return conversation_id in self._sandbox.data.convai_interactions
-
-    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
-        """Append *count* interactions to an existing session (Convai makes sessions itself)."""
-        if not self.holds(conversation_id):
-            msg = f"no convai session {conversation_id!r} in the sandbox"
-            raise ConfigurationError(msg)
-        return self._sandbox.data.extend_convai(conversation_id, count)

@@ -28,8 +28,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from backscroll.errors import ConfigurationError
+from backscroll.sandbox._cursor_data import CursorStore
 from backscroll.sandbox._fake import RoutedFake
 from backscroll.sandbox._faults import check_every, check_positive
+from backscroll.sandbox._store import typed_store
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -133,7 +135,7 @@ class CursorQuirks:
 
     def served(self, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """
-        *records* (oldest first, as in `SandboxData.cursor`) as this vendor serves them.
+        *records* (oldest first, as in `SandboxData.cursor`) as these quirks serve them.
 
         Only ``created_at`` changes, and only with a finer `timestamp_precision`: the
         ground truth to compare a read with.
@@ -268,19 +270,19 @@ def _created(record: Mapping[str, Any]) -> datetime:
     return datetime.fromisoformat(record["created_at"]).astimezone(UTC)
 
 
-def routes(sandbox: Sandbox) -> list[Route]:
-    """The history endpoint, bound to *sandbox*."""
+def routes(fake: CursorFake) -> list[Route]:
+    """The history endpoint, bound to *fake* (its store and quirks)."""
 
     async def history(request: Request) -> Response:
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or key.strip() not in {API_KEY, DOCS_API_KEY}:
             return _error(401, "Missing or invalid Authorization header.", request)
-        quirks = sandbox.cursor_quirks
+        quirks = fake.quirks
         try:
             query = _query(request.query_params, DEFAULT_LIMIT, quirks.max_limit)
         except _Invalid as invalid:
             return _error(400, str(invalid), request)
-        stored = sandbox.data.cursor.get(query.conversation_id)
+        stored = fake.store.conversations.get(query.conversation_id)
         if stored is None:
             return _error(404, f"Conversation not found: {query.conversation_id}.", request)
         records = quirks.served(stored) if quirks.timestamp_precision != "s" else stored
@@ -309,7 +311,8 @@ def routes(sandbox: Sandbox) -> list[Route]:
             "data": {"conversation_id": query.conversation_id, "messages": messages},
             "pagination": {"limit": query.limit, "next_cursor": next_cursor, "has_more": has_more},
         }
-        body = sandbox.stale_or(("cursor", query.conversation_id), quirks.repeat_page_every, body)
+        stale_key = ("cursor", query.conversation_id)
+        body = fake.sandbox.stale_or(stale_key, quirks.repeat_page_every, body)
         headers = {}
         if "x-request-id" in request.headers:
             headers["X-Request-Id"] = request.headers["x-request-id"]
@@ -324,31 +327,24 @@ def classify(path: str) -> str | None:
 
 
 class CursorFake(RoutedFake):
-    """The fake cursor-paged API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
+    """
+    The fake cursor-paged API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`).
+
+    Attributes:
+        store: Its conversations (the sandbox's seeded ones).
+        quirks: The behaviour in force (limits, page order, cursor misbehaviour); replace
+            it between requests.
+    """
 
     prefix: Final = PREFIX
     api_root: Final = "/cursor/v1"
     route_names: Final = ROUTES
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Sandbox, *, quirks: CursorQuirks | None = None) -> None:
         super().__init__(sandbox, routes=routes, classify=classify, error_response=error_response)
+        self.store = typed_store(sandbox.data.stores, "cursor", CursorStore)
+        self.quirks = quirks or CursorQuirks()
 
     def provider_options(self) -> dict[str, str]:
         """The provider keywords the fake accepts."""
         return {"api_key": API_KEY}
-
-    def conversation_ids(self) -> list[str]:
-        """The ids of the conversations the fake holds."""
-        return list(self._sandbox.data.cursor)
-
-    def message_count(self) -> int:
-        """How many messages the fake holds in all."""
-        return sum(map(len, self._sandbox.data.cursor.values()))
-
-    def holds(self, conversation_id: str) -> bool:
-        """Whether the fake holds this conversation."""
-        return conversation_id in self._sandbox.data.cursor
-
-    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
-        """Append *count* messages to a conversation, creating it if needed."""
-        return self._sandbox.data.extend_cursor(conversation_id, count)

@@ -1,9 +1,10 @@
 """
-What a fake vendor API gives the sandbox: its routes, its error wording, its ground truth.
+What a fake vendor API gives the sandbox: its routes, its error wording, its store.
 
 A vendor's `backscroll.Vendor` names its fake (``fake="package.module:Factory"``); the
-sandbox calls that factory with itself and serves what it returns under the fake's
-``prefix``, behind the shared fault layer. The built-in fakes and a plugin's are the same
+sandbox calls that factory with itself, serves what it returns under the fake's
+``prefix``, behind the shared fault layer, and keeps the fake's `ConversationStore` in
+`SandboxData` under the vendor's name. The built-in fakes and a plugin's are the same
 kind of object, so the demo, ``backscroll sandbox serve`` and the property tests treat
 them alike.
 """
@@ -19,8 +20,9 @@ if TYPE_CHECKING:
     from starlette.routing import BaseRoute
 
     from backscroll.sandbox._app import Sandbox
+    from backscroll.sandbox._store import ConversationStore
 
-__all__ = ["FakeFactory", "GrowsConversations", "RoutedFake", "SandboxFake"]
+__all__ = ["FakeFactory", "RoutedFake", "SandboxFake"]
 
 
 @runtime_checkable
@@ -28,7 +30,7 @@ class SandboxFake(Protocol):
     """
     One fake vendor API inside a `Sandbox`.
 
-    Plain class attributes do for the three properties.
+    Plain attributes do for the four properties.
 
     .. versionadded:: 0.2.0
     """
@@ -64,33 +66,12 @@ class SandboxFake(Protocol):
         """The provider keywords the fake accepts: its credential and settings."""
         ...
 
-    def conversation_ids(self) -> list[str]:
-        """The ids of the conversations the fake holds."""
-        ...
-
-    def message_count(self) -> int:
-        """How many messages the fake holds in all: the ground truth a copy is checked by."""
-        ...
-
-
-@runtime_checkable
-class GrowsConversations(Protocol):
-    """
-    A fake whose conversations can grow while they are read (`Sandbox.grow`, ``--grow``).
-
-    .. versionadded:: 0.2.0
-    """
-
-    def holds(self, conversation_id: str) -> bool:
-        """Whether the fake holds this conversation."""
-        ...
-
-    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
+    @property
+    def store(self) -> ConversationStore:
         """
-        Append *count* messages to the conversation, as if sent now; the new records.
+        The fake's ground truth: what it serves, what users load, what a copy is checked by.
 
-        Raises:
-            ConfigurationError: the fake cannot grow this conversation (it cannot create it).
+        `SandboxData` keeps it under the vendor's name (`SandboxData.store`).
         """
         ...
 
@@ -105,13 +86,16 @@ class RoutedFake:
 
     A vendor's fake module writes its routes, its path classifier and its error wording as
     plain functions; a subclass passes them here once and adds only what is its own (its
-    credentials, how it counts its ground truth).
+    store, its quirks, its credentials).
 
     Args:
         sandbox: The sandbox the fake serves in.
-        routes: Makes the Starlette routes, bound to *sandbox*.
+        routes: Makes the Starlette routes, bound to the fake (its store and quirks).
         classify: The route name of a request path, ``None`` for none of the fake's.
         error_response: An injected error status, worded as the vendor does.
+
+    Attributes:
+        sandbox: The sandbox the fake serves in.
 
     .. versionadded:: 0.2.0
     """
@@ -120,18 +104,18 @@ class RoutedFake:
         self,
         sandbox: Sandbox,
         *,
-        routes: Callable[[Sandbox], Sequence[BaseRoute]],
+        routes: Callable[[Any], Sequence[BaseRoute]],  # called with the subclass itself
         classify: Callable[[str], str | None],
         error_response: Callable[[int], Response],
     ) -> None:
-        self._sandbox = sandbox
+        self.sandbox = sandbox
         self._routes = routes
         self._classify = classify
         self._error_response = error_response
 
     def routes(self) -> Sequence[BaseRoute]:
-        """The fake's routes, bound to the sandbox."""
-        return self._routes(self._sandbox)
+        """The fake's routes, bound to it."""
+        return self._routes(self)
 
     def classify(self, path: str) -> str | None:
         """The route name of *path*, or ``None``."""

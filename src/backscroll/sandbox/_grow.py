@@ -1,8 +1,8 @@
 """
 Growing the sandbox's conversations while they are read: what ``follow`` is tried against.
 
-`grow` appends to one conversation of whichever fake holds it (each fake that can grow
-says so by `GrowsConversations`, and grows in its vendor's own shape); `Growth` does it on a
+`grow` appends to one conversation of whichever fake's store holds it (each store that can
+grow says so by `GrowsConversations`, and grows in its vendor's own shape); `Growth` does it on a
 schedule (``backscroll sandbox serve --grow``), in a thread beside the server: uvicorn
 runs its own loop, and the records are plain lists whose appends are atomic.
 """
@@ -17,38 +17,40 @@ import anyio
 import attrs
 
 from backscroll.errors import ConfigurationError
-from backscroll.sandbox._fake import GrowsConversations
+from backscroll.sandbox._store import GrowsConversations
 
 if TYPE_CHECKING:
     from backscroll.sandbox._app import Sandbox
-    from backscroll.sandbox._fake import SandboxFake
+    from backscroll.sandbox._store import ConversationStore
 
 __all__ = ["Growth", "grow"]
 
 
 def grow(
-    fakes: Mapping[str, SandboxFake],
+    stores: Mapping[str, ConversationStore],
     conversation_id: str,
     count: int = 1,
     *,
     vendor: str | None = None,
 ) -> list[dict[str, Any]]:
     """
-    Append *count* messages to a conversation of whichever fake holds it; return the records.
+    Append *count* messages to a conversation of whichever store holds it; return the records.
 
     Raises:
         ConfigurationError: *vendor* names no fake that grows, no fake holds the
             conversation or more than one does (name it with *vendor*), or the fake
             cannot grow it.
     """
-    growers = {name: fake for name, fake in fakes.items() if isinstance(fake, GrowsConversations)}
+    growers = {
+        name: store for name, store in stores.items() if isinstance(store, GrowsConversations)
+    }
     if vendor is not None:
         chosen = growers.get(vendor)
         if chosen is None:
             msg = f"vendor must be one of {', '.join(growers)}, got {vendor!r}"
             raise ConfigurationError(msg)
         return chosen.grow(conversation_id, count)
-    found = [name for name, fake in growers.items() if fake.holds(conversation_id)]
+    found = [name for name, store in growers.items() if store.holds(conversation_id)]
     if len(found) != 1:
         where = "no vendor" if not found else f"{' and '.join(found)} both"
         msg = f"{where} hold conversation {conversation_id!r}: pass vendor="

@@ -31,6 +31,8 @@ from starlette.routing import Route
 from backscroll.errors import ConfigurationError
 from backscroll.sandbox._fake import RoutedFake
 from backscroll.sandbox._faults import check_every, check_positive
+from backscroll.sandbox._store import typed_store
+from backscroll.sandbox._talkifai_data import TalkifaiStore
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -177,10 +179,10 @@ def conversation_id_of(request: Request) -> str | None:
 
 
 class _Endpoint:
-    """The messages endpoint, bound to a sandbox."""
+    """The messages endpoint, bound to the fake (its store and quirks)."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
-        self.sandbox = sandbox
+    def __init__(self, fake: TalkifaiFake) -> None:
+        self.fake = fake
         self.requests: dict[str, int] = {}  # per conversation, for ``delete_every``
 
     def refusal(self, request: Request, conversation_id: str) -> Response | None:
@@ -193,7 +195,7 @@ class _Endpoint:
         if token == MASTER_TOKEN:
             return None
         owner = token.removeprefix("sess_") if token.startswith("sess_") else None
-        if owner is None or owner not in self.sandbox.data.talkifai:
+        if owner is None or not self.fake.store.holds(owner):
             return invalid
         if owner != conversation_id:
             return _detail(403, "Conversation ID does not match session token")
@@ -210,10 +212,10 @@ class _Endpoint:
         offset = _query_int(request, "offset", 0, 0)
         if not isinstance(limit, int) or not isinstance(offset, int):
             return _detail(422, [p for p in (limit, offset) if isinstance(p, dict)])
-        records = self.sandbox.data.talkifai.get(conversation_id)
+        records = self.fake.store.conversations.get(conversation_id)
         if records is None:
             return _detail(404, "Session not found or expired")
-        quirks = self.sandbox.talkifai_quirks
+        quirks = self.fake.quirks
         count = self.requests[conversation_id] = self.requests.get(conversation_id, 0) + 1
         if quirks.delete_every and count % quirks.delete_every == 0 and records:
             del records[0]
@@ -228,7 +230,7 @@ class _Endpoint:
             before = records[max(0, offset - limit) : offset]
             stale = {"messages": before, "count": len(before)}
         key = ("talkifai", conversation_id)
-        return JSONResponse(self.sandbox.stale_or(key, quirks.repeat_page_every, body, stale))
+        return JSONResponse(self.fake.sandbox.stale_or(key, quirks.repeat_page_every, body, stale))
 
 
 def _page(
@@ -248,10 +250,10 @@ def _page(
     return records[-limit:] if quirks.past_end == "last_page" else []
 
 
-def routes(sandbox: Sandbox) -> list[Route]:
-    """The messages endpoint, bound to *sandbox*."""
+def routes(fake: TalkifaiFake) -> list[Route]:
+    """The messages endpoint, bound to *fake*."""
     path = f"{_SESSIONS}{{conversation_id:path}}{_MESSAGES}"
-    return [Route(path, _Endpoint(sandbox).messages, methods=["GET"])]
+    return [Route(path, _Endpoint(fake).messages, methods=["GET"])]
 
 
 def classify(path: str) -> str | None:
@@ -262,31 +264,24 @@ def classify(path: str) -> str | None:
 
 
 class TalkifaiFake(RoutedFake):
-    """The fake Talkifai API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`)."""
+    """
+    The fake Talkifai API as the sandbox sees it (see `backscroll.sandbox.SandboxFake`).
+
+    Attributes:
+        store: Its conversations (the sandbox's seeded ones).
+        quirks: The behaviour in force (limits, past-the-end answer, repeats); replace it
+            between requests.
+    """
 
     prefix: Final = PREFIX
     api_root: Final = "/talkifai"
     route_names: Final = ROUTES
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: Sandbox, *, quirks: TalkifaiQuirks | None = None) -> None:
         super().__init__(sandbox, routes=routes, classify=classify, error_response=error_response)
+        self.store = typed_store(sandbox.data.stores, "talkifai", TalkifaiStore)
+        self.quirks = quirks or TalkifaiQuirks()
 
     def provider_options(self) -> dict[str, str]:
         """The provider keywords the fake accepts."""
         return {"token": MASTER_TOKEN}
-
-    def conversation_ids(self) -> list[str]:
-        """The ids of the conversations the fake holds."""
-        return list(self._sandbox.data.talkifai)
-
-    def message_count(self) -> int:
-        """How many messages the fake holds in all."""
-        return sum(map(len, self._sandbox.data.talkifai.values()))
-
-    def holds(self, conversation_id: str) -> bool:
-        """Whether the fake holds this conversation."""
-        return conversation_id in self._sandbox.data.talkifai
-
-    def grow(self, conversation_id: str, count: int) -> list[dict[str, Any]]:
-        """Append *count* messages to a conversation, creating it if needed."""
-        return self._sandbox.data.extend_talkifai(conversation_id, count)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import random
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -12,16 +11,18 @@ import attrs
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from backscroll import Message, Role
+from backscroll.sandbox import RecordStore, Sandbox
+
 if TYPE_CHECKING:
     from starlette.requests import Request
-
-    from backscroll.sandbox import Sandbox
 
 API_KEY: Final = "sandbox-tokenchat-key"
 PREFIX: Final = "/tokenchat"
 _PATH: Final = f"{PREFIX}/v1/conversations/{{conversation_id}}/messages"
 _START: Final = datetime(2024, 3, 1, tzinfo=UTC)
 _KEYS: Final = ("id", "author", "text", "sent_at")
+_AUTHORS: Final = {Role.USER: "human", Role.ASSISTANT: "bot"}
 
 
 @attrs.frozen(kw_only=True)
@@ -32,8 +33,20 @@ class TokenChatQuirks:
     stale_every: int | None = None  # every n-th request gets the previous answer again
 
 
-def _token(position: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"at": position}).encode()).decode()
+class TokenChatStore(RecordStore):
+    """Conversations of ``{id, author, text, sent_at}`` records, oldest first."""
+
+    time_field, text_field = "sent_at", "text"
+
+    def record_of(self, message: Message) -> dict[str, Any]:
+        """A message as tokenchat sends one (add_messages refuses one without a time)."""
+        author = _AUTHORS.get(message.role, message.role.value)
+        sent = (message.id, author, message.content, _stamp(message.created_at or _START))
+        return dict(zip(_KEYS, sent, strict=True))
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 class TokenChatFake:
@@ -52,7 +65,7 @@ class TokenChatFake:
         quirks: TokenChatQuirks | None = None,
     ) -> None:
         self.quirks = quirks or TokenChatQuirks()
-        self.conversations: dict[str, list[dict[str, Any]]] = {}
+        self.store = TokenChatStore("tokenchat")
         self._requests, self._last = 0, cast("dict[str, Any] | None", None)
         rng = random.Random(f"tokenchat-{sandbox.data.seed}")  # noqa: S311 - test data
         for index, size in enumerate(sizes):
@@ -60,9 +73,8 @@ class TokenChatFake:
             for n in range(size):
                 moment += timedelta(seconds=0 if rng.random() < burst_rate else rng.randint(1, 90))
                 values = (f"m{index}-{n}", "human" if n % 2 == 0 else "bot", f"#{n} of tc_{index}")
-                sent = (*values, moment.isoformat().replace("+00:00", "Z"))
-                records.append(dict(zip(_KEYS, sent, strict=True)))
-            self.conversations[f"tc_{index}"] = records
+                records.append(dict(zip(_KEYS, (*values, _stamp(moment)), strict=True)))
+            self.store.conversations[f"tc_{index}"] = records
 
     def routes(self) -> list[Route]:
         """The one endpoint."""
@@ -80,17 +92,9 @@ class TokenChatFake:
         """The key the fake accepts."""
         return {"api_key": API_KEY}
 
-    def conversation_ids(self) -> list[str]:
-        """Every conversation's id."""
-        return list(self.conversations)
-
-    def message_count(self) -> int:
-        """Every conversation's messages."""
-        return sum(map(len, self.conversations.values()))
-
     async def _messages(self, request: Request) -> Response:
         authorised = request.headers.get("x-api-key") == API_KEY
-        records = self.conversations.get(request.path_params["conversation_id"])
+        records = self.store.conversations.get(request.path_params["conversation_id"])
         if not authorised or records is None:
             return self.error_response(404 if authorised else 401)
         self._requests += 1
@@ -100,9 +104,9 @@ class TokenChatFake:
         order, size = query.get("order", "asc"), min(int(query.get("page_size", "20")), 50)
         ordered = records if order == "asc" else records[::-1]
         token = query.get("page_token")
-        position = json.loads(base64.urlsafe_b64decode(token))["at"] if token else 0
+        position = int(base64.urlsafe_b64decode(token)) if token else 0
         start = max(0, position - 1) if self.quirks.overlap and position else position
         end = position + size
-        following = _token(end) if end < len(ordered) else None
+        following = base64.urlsafe_b64encode(b"%d" % end).decode() if end < len(ordered) else None
         self._last = {"messages": ordered[start:end], "next_page_token": following}
         return JSONResponse(self._last)

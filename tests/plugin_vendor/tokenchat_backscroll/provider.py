@@ -38,14 +38,8 @@ class TokenChatProvider(providers.HTTPProvider):
         key = providers.resolve_credential(
             api_key, parameter="api_key", env_var=CREDENTIAL.env_var, provider=self.name
         )
-        shared = {"http_client": None, "timeout": None, "max_retries": 2, "timezone": "UTC"}
-        shared |= {
-            "allow_insecure_http": False,
-            "max_response_bytes": providers.DEFAULT_MAX_RESPONSE_BYTES,
-        }
-        super().__init__(
-            base_url=base_url, credential_hint=CREDENTIAL.hint(), secrets=[key], **shared | options
-        )
+        hint = CREDENTIAL.hint()
+        super().__init__(base_url=base_url, credential_hint=hint, secrets=[key], **options)
         self._headers = {"X-Api-Key": key}
 
     def _pages(
