@@ -34,8 +34,16 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import itertools
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Sequence,
+)
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
@@ -194,22 +202,52 @@ async def _aclose(iterator: AsyncIterator[object]) -> None:
 
 
 async def single_page(
-    fetch: Callable[[], Awaitable[Sequence[Message]]], order: Order
+    fetch: Callable[[], Awaitable[tuple[Sequence[R], Sequence[datetime]]]],
+    read: Callable[[Sequence[R], datetime], list[Message]],
+    order: Order,
 ) -> AsyncGenerator[Sequence[Message], None]:
     """
-    One response that holds the whole conversation, sorted into *order*.
+    One response that holds the whole conversation, read lazily in *order*.
 
-    Sorting is stable and by time, so messages that share a timestamp keep the vendor's
-    order (a user's line before the character's answer).
+    *fetch* answers the response's records, checked, and the time of each. They are
+    sorted by time, stably, so records that share a timestamp keep the vendor's order (a
+    user's line before the character's answer). *read* builds the messages of one group
+    of records that share a time, in that order, only when iteration reaches it: memory
+    holds the decoded response and one group's messages, never the conversation twice.
+    Newest first reads the groups from the newest and reverses each.
     """
-    messages = list(await fetch())
-    if any(m.created_at is None for m in messages):
-        ordered = messages
+    records, times = await fetch()
+    ranked: Sequence[int] = range(len(records))
+    if any(later < earlier for earlier, later in itertools.pairwise(times)):
+        ranked = sorted(ranked, key=times.__getitem__)
+    for start, end in _groups(ranked, times, ascending=order == "asc"):
+        messages = read([records[i] for i in ranked[start:end]], times[ranked[start]])
+        if order == "desc":
+            messages.reverse()
+        yield messages
+
+
+def _groups(
+    ranked: Sequence[int], times: Sequence[datetime], *, ascending: bool
+) -> Iterator[tuple[int, int]]:
+    """The ``(start, end)`` runs of *ranked* whose times are equal, oldest or newest first."""
+    size = len(ranked)
+    if ascending:
+        start = 0
+        while start < size:
+            at, end = times[ranked[start]], start + 1
+            while end < size and times[ranked[end]] == at:
+                end += 1
+            yield start, end
+            start = end
     else:
-        ordered = sorted(messages, key=_timestamp)
-    if order == "desc":
-        ordered.reverse()
-    yield ordered
+        end = size
+        while end > 0:
+            at, start = times[ranked[end - 1]], end - 1
+            while start > 0 and times[ranked[start - 1]] == at:
+                start -= 1
+            yield start, end
+            end = start
 
 
 def _timestamp(message: Message) -> datetime:
