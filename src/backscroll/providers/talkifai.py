@@ -21,6 +21,7 @@ Vendor quirks, all handled here or in the shared offset pager:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from types import MappingProxyType
@@ -54,6 +55,9 @@ CREDENTIAL: Final = Setting(
 )
 _ROLES: Final = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
 _FIELDS: Final = frozenset({"role", "content", "timestamp", "token_count"})
+#: The fields the page reader reads, in one C call for the documented record (all present).
+_READ_FIELDS: Final = ("role", "content", "timestamp", "token_count")
+_READ: Final = operator.itemgetter(*_READ_FIELDS)
 _WHERE: Final = "a message"
 _WHERE_STAMP: Final = "a message.timestamp"
 
@@ -216,13 +220,10 @@ class TalkifaiProvider(HTTPProvider):
         messages: list[Message] = []
         append = messages.append
         for record in records:
-            get = record.get
-            role, content, stamp, tokens = (
-                get("role"),
-                get("content"),
-                get("timestamp"),
-                get("token_count"),
-            )
+            try:
+                role, content, stamp, tokens = _READ(record)
+            except KeyError:  # a field left out: absent reads as null, checked below
+                role, content, stamp, tokens = map(record.get, _READ_FIELDS)
             if (
                 type(role) is str
                 and type(content) is str
@@ -447,19 +448,23 @@ def _check_shift(old: _Anchor, older: int, caught: int) -> None:
 
 
 _FINGERPRINT: Final = ("timestamp", "role", "content", "token_count")
+_PRINTED: Final = operator.itemgetter(*_FINGERPRINT)
 
 
 def _fingerprint(record: Record) -> object:
     # Compared, never hashed: a plain tuple of the fields that tell two records apart.
     # Each must be a plain value: comparing a nested one could recurse without bound.
     # The pager takes a print of every record, twice: the usual shape is one check.
-    get = record.get
-    values = (get("timestamp"), get("role"), get("content"), get("token_count"))
+    try:
+        values = _PRINTED(record)
+    except KeyError:  # a field left out prints as null
+        values = tuple(map(record.get, _FINGERPRINT))
+    stamp, role, content, tokens = values
     if (
-        type(values[0]) is str
-        and type(values[1]) is str
-        and type(values[2]) is str
-        and (values[3] is None or type(values[3]) is int)
+        type(stamp) is str
+        and type(role) is str
+        and type(content) is str
+        and (tokens is None or type(tokens) is int)
     ):
         return values
     for name, value in zip(_FINGERPRINT, values, strict=True):
