@@ -19,7 +19,9 @@ Three kinds of vendor paging, each written once here; a vendor module supplies o
   farthest messages) is checked on the first page with a one-message probe, and every
   later page must reach back to what was read. The vendor's own ``next_cursor`` is not
   trusted, nor its ``has_more`` where the next page can check it.
-- `single_page`: one response that holds everything (Convai details).
+- `single_page`: one response that holds everything, as messages; `single_response`: the
+  same built lazily from the decoded records, one group of equal times at a time (Convai
+  details), so that a session is not held twice.
 - `token_pages`: opaque page tokens (``next_page_token``/``page_token``), the most common
   style: tokens are compared, never read; a token seen before, a page that only repeats
   the previous one and empty pages that keep promising more are each checked.
@@ -70,6 +72,7 @@ __all__ = [
     "offset_pages",
     "offset_pages_backward",
     "single_page",
+    "single_response",
     "token_pages",
     "windowed",
 ]
@@ -202,12 +205,31 @@ async def _aclose(iterator: AsyncIterator[object]) -> None:
 
 
 async def single_page(
+    fetch: Callable[[], Awaitable[Sequence[Message]]], order: Order
+) -> AsyncGenerator[Sequence[Message], None]:
+    """
+    One response that holds the whole conversation, sorted into *order*.
+
+    Sorting is stable and by time, so messages that share a timestamp keep the vendor's
+    order (a user's line before the character's answer).
+    """
+    messages = list(await fetch())
+    if any(m.created_at is None for m in messages):
+        ordered = messages
+    else:
+        ordered = sorted(messages, key=_timestamp)
+    if order == "desc":
+        ordered.reverse()
+    yield ordered
+
+
+async def single_response(
     fetch: Callable[[], Awaitable[tuple[Sequence[R], Sequence[datetime]]]],
     read: Callable[[Sequence[R], datetime], list[Message]],
     order: Order,
 ) -> AsyncGenerator[Sequence[Message], None]:
     """
-    One response that holds the whole conversation, read lazily in *order*.
+    One response that holds the whole conversation, its messages built lazily in *order*.
 
     *fetch* answers the response's records, checked, and the time of each. They are
     sorted by time, stably, so records that share a timestamp keep the vendor's order (a

@@ -13,7 +13,7 @@ Vendor quirks, all handled here:
 - messages have no ids: they get deterministic ones (`backscroll._ids`);
 - details has no paging: the whole session arrives at once, so order and the
   ``since``/``until`` window are applied locally, and messages are built from the
-  decoded response as iteration reaches them (`backscroll._paging.single_page`);
+  decoded response as iteration reaches them (`backscroll._paging.single_response`);
 - errors come as ``{"ERROR": "..."}``, sometimes with status 200.
 """
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 from backscroll import _fields as f
 from backscroll._ids import derived_id
 from backscroll._models import EMPTY, Conversation, Message, Role, trusted_message
-from backscroll._paging import Window, single_page
+from backscroll._paging import Window, single_response
 from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
 from backscroll._validate import nonempty_str, positive_int
@@ -182,7 +182,7 @@ class ConvaiProvider(HTTPProvider):
         def read(group: Sequence[Mapping[str, Any]], at: datetime) -> list[Message]:
             return self._messages(conversation_id, group, at)
 
-        return single_page(fetch, read, order)
+        return single_response(fetch, read, order)
 
     def _check(self, data: object) -> tuple[Sequence[Mapping[str, Any]], list[datetime]]:
         """
