@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 import multiprocessing
 import pickle
 from concurrent.futures import ProcessPoolExecutor
@@ -14,6 +15,7 @@ import pytest
 from hypothesis import given
 
 from backscroll import Conversation, Message, Role
+from backscroll._models import trusted_message
 from strategies import conversations, messages
 
 AT = datetime(2024, 9, 25, 19, 54, 59, 124733, tzinfo=UTC)
@@ -250,3 +252,25 @@ def test_messages_cross_process_boundaries() -> None:
         results = list(pool.map(read_only_in_worker, sent))
     assert [m for m, _ in results] == sent
     assert all(refused for _, refused in results)
+
+
+# -- the trusted constructor of the page readers ----------------------------------------------
+
+
+def test_the_trusted_constructor_takes_every_field_of_message() -> None:
+    """trusted_message names each field of Message once, so none is left unset."""
+    parameters = list(inspect.signature(trusted_message).parameters)
+    assert parameters == [a.name for a in attrs.fields(Message)]
+
+
+@given(messages)
+def test_the_trusted_constructor_builds_what_message_builds(m: Message) -> None:
+    """From a Message's own (normalised) values, trusted_message builds an equal, same-hash twin."""
+    twin = trusted_message(**attrs.asdict(m, recurse=False))
+    assert twin == m
+    assert hash(twin) == hash(m)
+    assert attrs.asdict(twin, recurse=False) == attrs.asdict(m, recurse=False)
+    assert pickled(twin) == m
+    assert copy.deepcopy(twin) == m
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        twin.content = "changed"  # type: ignore[misc]

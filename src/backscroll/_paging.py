@@ -19,7 +19,9 @@ Three kinds of vendor paging, each written once here; a vendor module supplies o
   farthest messages) is checked on the first page with a one-message probe, and every
   later page must reach back to what was read. The vendor's own ``next_cursor`` is not
   trusted, nor its ``has_more`` where the next page can check it.
-- `single_page`: one response that holds everything (Convai details).
+- `single_page`: one response that holds everything, as messages; `single_response`: the
+  same built lazily from the decoded records, one group of equal times at a time (Convai
+  details), so that a session is not held twice.
 - `token_pages`: opaque page tokens (``next_page_token``/``page_token``), the most common
   style: tokens are compared, never read; a token seen before, a page that only repeats
   the previous one and empty pages that keep promising more are each checked.
@@ -34,8 +36,16 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import itertools
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Sequence,
+)
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Generic, TypeVar
 
@@ -63,6 +73,7 @@ __all__ = [
     "offset_pages",
     "offset_pages_backward",
     "single_page",
+    "single_response",
     "token_pages",
     "windowed",
 ]
@@ -205,6 +216,55 @@ async def single_page(
     if order == "desc":
         ordered.reverse()
     yield ordered
+
+
+async def single_response(
+    fetch: Callable[[], Awaitable[tuple[Sequence[R], Sequence[datetime]]]],
+    read: Callable[[Sequence[R], datetime], list[Message]],
+    order: Order,
+) -> AsyncGenerator[Sequence[Message], None]:
+    """
+    One response that holds the whole conversation, its messages built lazily in *order*.
+
+    *fetch* answers the response's records, checked, and the time of each. They are
+    sorted by time, stably, so records that share a timestamp keep the vendor's order (a
+    user's line before the character's answer). *read* builds the messages of one group
+    of records that share a time, in that order, only when iteration reaches it: memory
+    holds the decoded response and one group's messages, never the conversation twice.
+    Newest first reads the groups from the newest and reverses each.
+    """
+    records, times = await fetch()
+    ranked: Sequence[int] = range(len(records))
+    if any(later < earlier for earlier, later in itertools.pairwise(times)):
+        ranked = sorted(ranked, key=times.__getitem__)
+    for start, end in _groups(ranked, times, ascending=order == "asc"):
+        messages = read([records[i] for i in ranked[start:end]], times[ranked[start]])
+        if order == "desc":
+            messages.reverse()
+        yield messages
+
+
+def _groups(
+    ranked: Sequence[int], times: Sequence[datetime], *, ascending: bool
+) -> Iterator[tuple[int, int]]:
+    """The ``(start, end)`` runs of *ranked* whose times are equal, oldest or newest first."""
+    size = len(ranked)
+    if ascending:
+        start = 0
+        while start < size:
+            at, end = times[ranked[start]], start + 1
+            while end < size and times[ranked[end]] == at:
+                end += 1
+            yield start, end
+            start = end
+    else:
+        end = size
+        while end > 0:
+            at, start = times[ranked[end - 1]], end - 1
+            while start > 0 and times[ranked[start - 1]] == at:
+                start -= 1
+            yield start, end
+            end = start
 
 
 def _timestamp(message: Message) -> datetime:

@@ -12,21 +12,22 @@ Vendor quirks, all handled here:
   timestamp; they become one message each, in the vendor's order;
 - messages have no ids: they get deterministic ones (`backscroll._ids`);
 - details has no paging: the whole session arrives at once, so order and the
-  ``since``/``until`` window are applied locally;
+  ``since``/``until`` window are applied locally, and messages are built from the
+  decoded response as iteration reaches them (`backscroll._paging.single_response`);
 - errors come as ``{"ERROR": "..."}``, sometimes with status 200.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 
 from backscroll import _fields as f
 from backscroll._ids import derived_id
-from backscroll._models import Conversation, Message, Role
-from backscroll._paging import Window, single_page
+from backscroll._models import EMPTY, Conversation, Message, Role, trusted_message
+from backscroll._paging import Window, single_response
 from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
 from backscroll._validate import nonempty_str, positive_int
@@ -173,48 +174,97 @@ class ConvaiProvider(HTTPProvider):
     ) -> AsyncIterator[Sequence[Message]]:
         del window, limit  # details has no paging and no server-side window
 
-        async def fetch() -> Sequence[Message]:
+        async def fetch() -> tuple[Sequence[Mapping[str, Any]], list[datetime]]:
             body = {"charID": self.character_id, "sessionID": conversation_id}
             data = await self._post("details", body)
-            return self._messages(conversation_id, data)
+            return self._check(data)
 
-        return single_page(fetch, order)
+        def read(group: Sequence[Mapping[str, Any]], at: datetime) -> list[Message]:
+            return self._messages(conversation_id, group, at)
 
-    def _messages(self, conversation_id: str, data: object) -> list[Message]:
+        return single_response(fetch, read, order)
+
+    def _check(self, data: object) -> tuple[Sequence[Mapping[str, Any]], list[datetime]]:
+        """
+        The whole response checked, and each interaction's time: no message built yet.
+
+        Every interaction is checked before the first message is yielded, so a malformed
+        one fails the read before anything of it is used. An interaction in the usual
+        shape is checked with plain lookups; any other goes to `_checked_time`, whose
+        checked readers name the field in their error.
+        """
         if not isinstance(data, list):
             f.fail("convai", "the details response", "a list of interactions", data)
-        seen: Counter[tuple[str, str, str]] = Counter()
-        messages: list[Message] = []
+        zone, read_timestamp = self.timezone, f.read_timestamp
+        times: list[datetime] = []
+        append = times.append
         for index, item in enumerate(data):
-            where = f"interactions[{index}]"
-            interaction = f.require_mapping("convai", item, where)
-            stamp = f.get_str("convai", interaction, "timestamp", where)
-            created_at = f.parse_timestamp(
-                "convai", stamp, f"{where}.timestamp", assume=self.timezone
-            )
-            entries = f.get_list("convai", interaction, "interaction", where)
+            if type(item) is dict:
+                stamp, entries = item.get("timestamp"), item.get("interaction")
+                if type(stamp) is str and type(entries) is list:
+                    at = read_timestamp(stamp, assume=zone)
+                    if at is not None and all(
+                        type(entry) is dict
+                        and type(entry.get("speaker")) is str
+                        and type(entry.get("message")) is str
+                        for entry in entries
+                    ):
+                        append(at)
+                        continue
+            append(self._checked_time(item, f"interactions[{index}]"))
+        return data, times
+
+    def _checked_time(self, item: object, where: str) -> datetime:
+        """Check one interaction that is not in the usual shape, and read its time."""
+        interaction = f.require_mapping("convai", item, where)
+        stamp = f.get_str("convai", interaction, "timestamp", where)
+        at = f.parse_timestamp("convai", stamp, f"{where}.timestamp", assume=self.timezone)
+        entries = f.get_list("convai", interaction, "interaction", where)
+        for position, entry_item in enumerate(entries):
+            entry_where = f"{where}.interaction[{position}]"
+            entry = f.require_mapping("convai", entry_item, entry_where)
+            f.get_str("convai", entry, "speaker", entry_where)
+            f.get_str("convai", entry, "message", entry_where)
+        return at
+
+    def _messages(
+        self, conversation_id: str, group: Sequence[Mapping[str, Any]], at: datetime
+    ) -> list[Message]:
+        """
+        The messages of checked interactions that share the time *at*, in their order.
+
+        One message per speaker entry. Identical entries (same timestamp, speaker and
+        text) are counted for their ids in the vendor's order, which the stable sort keeps
+        within a time: the same ids as counting over the whole response.
+        """
+        provider, roles = self.name, _ROLES
+        seen: dict[tuple[str, str, str], int] = {}
+        messages: list[Message] = []
+        for interaction in group:
+            stamp = interaction["timestamp"]
             extras = {k: v for k, v in interaction.items() if k not in _INTERACTION_FIELDS}
             header = {k: v for k, v in interaction.items() if k != "interaction"}
-            for position, entry_item in enumerate(entries):
-                entry_where = f"{where}.interaction[{position}]"
-                entry = f.require_mapping("convai", entry_item, entry_where)
-                speaker = f.get_str("convai", entry, "speaker", entry_where)
-                text = f.get_str("convai", entry, "message", entry_where)
+            for position, entry in enumerate(interaction["interaction"]):
+                speaker, text = entry["speaker"], entry["message"]
                 key = (stamp, speaker, text)
-                k = seen[key]
-                seen[key] += 1
+                k = seen.get(key, 0)
+                seen[key] = k + 1
                 metadata = dict(extras)
                 metadata.update((k2, v) for k2, v in entry.items() if k2 not in _ENTRY_FIELDS)
                 messages.append(
-                    Message(
+                    trusted_message(
                         id=derived_id(conversation_id, stamp, speaker, text, k),
                         conversation_id=conversation_id,
-                        role=_ROLES.get(speaker.lower(), Role.UNKNOWN),
+                        role=roles.get(speaker.lower(), Role.UNKNOWN),
                         content=text,
-                        created_at=created_at,
-                        provider=self.name,
-                        metadata=metadata,
-                        raw={"interaction": header, "position": position, "entry": entry},
+                        created_at=at,
+                        provider=provider,
+                        sender_id=None,
+                        token_count=None,
+                        metadata=MappingProxyType(metadata) if metadata else EMPTY,
+                        raw=MappingProxyType(
+                            {"interaction": header, "position": position, "entry": entry}
+                        ),
                     )
                 )
         return messages

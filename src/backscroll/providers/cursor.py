@@ -30,7 +30,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 
 from backscroll import _fields as f
-from backscroll._models import Message, Role
+from backscroll._models import EMPTY, Message, Role, read_only, trusted_message
 from backscroll._paging import MAX_PAGES, CursorPage, Window, cursor_pages
 from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
@@ -129,7 +129,7 @@ class CursorProvider(HTTPProvider):
             raise APIStatusError(msg, status_code=200, provider="cursor", vendor_message=text)
         body = f.get_mapping("cursor", envelope, "data", "the response")
         items = f.get_list("cursor", body, "messages", "the response.data")
-        messages = [self._message(conversation_id, item, i) for i, item in enumerate(items)]
+        messages = self._messages(conversation_id, items)
         pagination = envelope.get("pagination")
         has_more = None
         if pagination is not None:
@@ -137,38 +137,57 @@ class CursorProvider(HTTPProvider):
             has_more = f.get_bool("cursor", paging, "has_more", "the response.pagination")
         return CursorPage(messages, has_more)
 
-    def _message(self, conversation_id: str, item: object, index: int) -> Message:
-        # The hot path of every read: plain lookups for the documented shape, and the
-        # checked readers (whose errors name the field) for anything else.
-        if type(item) is dict:
-            message_id, sender, text = item.get("id"), item.get("sender_type"), item.get("text")
-            sender_id, metadata = item.get("sender_id"), item.get("metadata")
-            created_at = f.read_timestamp(item.get("created_at"), assume=self.timezone)
-            if (
-                type(message_id) is str
-                and message_id
-                and type(sender) is str
-                and type(text) is str
-                and (sender_id is None or type(sender_id) is str)
-                and (metadata is None or type(metadata) is dict)
-                and created_at is not None
-            ):
-                return Message(
-                    id=message_id,
-                    conversation_id=conversation_id,
-                    role=_ROLES.get(sender) or _ROLES.get(sender.lower(), Role.UNKNOWN),
-                    content=text,
-                    created_at=created_at,
-                    provider=self.name,
-                    sender_id=sender_id,
-                    metadata=metadata or {},
-                    # The decoded record is this provider's alone: wrapped read-only, not
-                    # copied. (metadata is copied: raw's nested dict must not alias it.)
-                    raw=MappingProxyType(item),
-                )
-        return self._checked_message(conversation_id, item, f"data.messages[{index}]")
+    def _messages(self, conversation_id: str, items: Sequence[object]) -> list[Message]:
+        """
+        The page reader: one pass over the page's records, each read, checked and built.
+
+        A record in the documented shape is read with plain lookups and built through the
+        trusted constructor; any other goes to `_checked_message`, which reads it through
+        the checked readers (and so names the field in its error) or takes what the
+        document allows besides (a numeric id).
+        """
+        zone, provider, roles = self.timezone, self.name, _ROLES
+        read_timestamp = f.read_timestamp
+        messages: list[Message] = []
+        append = messages.append
+        for index, item in enumerate(items):
+            if type(item) is dict:
+                get = item.get
+                message_id, sender, text = get("id"), get("sender_type"), get("text")
+                sender_id, metadata = get("sender_id"), get("metadata")
+                created_at = read_timestamp(get("created_at"), assume=zone)
+                if (
+                    type(message_id) is str
+                    and message_id
+                    and type(sender) is str
+                    and type(text) is str
+                    and (sender_id is None or type(sender_id) is str)
+                    and (metadata is None or type(metadata) is dict)
+                    and created_at is not None
+                ):
+                    append(
+                        trusted_message(
+                            id=message_id,
+                            conversation_id=conversation_id,
+                            role=roles.get(sender) or roles.get(sender.lower(), Role.UNKNOWN),
+                            content=text,
+                            created_at=created_at,
+                            provider=provider,
+                            sender_id=sender_id,
+                            token_count=None,
+                            # Copied: raw's nested dict must not alias it.
+                            metadata=MappingProxyType(dict(metadata)) if metadata else EMPTY,
+                            # The decoded record is this provider's alone: wrapped
+                            # read-only, not copied.
+                            raw=MappingProxyType(item),
+                        )
+                    )
+                    continue
+            append(self._checked_message(conversation_id, item, f"data.messages[{index}]"))
+        return messages
 
     def _checked_message(self, conversation_id: str, item: object, where: str) -> Message:
+        """Read one record that is not in the documented shape: its error names the field."""
         record: Mapping[str, Any] = f.require_mapping("cursor", item, where)
         message_id = record.get("id")
         if isinstance(message_id, int) and not isinstance(message_id, bool):
@@ -179,7 +198,7 @@ class CursorProvider(HTTPProvider):
         metadata = record.get("metadata")
         if metadata is not None:
             metadata = f.require_mapping("cursor", metadata, f"{where}.metadata")
-        return Message(
+        return trusted_message(
             id=message_id,
             conversation_id=conversation_id,
             role=_ROLES.get(sender.lower(), Role.UNKNOWN),
@@ -189,8 +208,9 @@ class CursorProvider(HTTPProvider):
             ),
             provider=self.name,
             sender_id=f.get_str_or_none("cursor", record, "sender_id", where),
-            metadata=metadata or {},
-            raw=record,
+            token_count=None,
+            metadata=read_only(metadata or {}),
+            raw=read_only(record),
         )
 
 

@@ -21,6 +21,7 @@ Vendor quirks, all handled here or in the shared offset pager:
 
 from __future__ import annotations
 
+import operator
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import aclosing
 from types import MappingProxyType
@@ -32,7 +33,7 @@ from backscroll import _fields as f
 from backscroll._follow import FollowState, Polled
 from backscroll._http import encode_path_segment
 from backscroll._ids import Occurrences, derived_id
-from backscroll._models import Message, Role
+from backscroll._models import EMPTY, Message, Role, read_only, trusted_message
 from backscroll._paging import MAX_PAGES, Window, offset_pages, offset_pages_backward
 from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
@@ -54,6 +55,9 @@ CREDENTIAL: Final = Setting(
 )
 _ROLES: Final = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
 _FIELDS: Final = frozenset({"role", "content", "timestamp", "token_count"})
+#: The fields the page reader reads, in one C call for the documented record (all present).
+_READ_FIELDS: Final = ("role", "content", "timestamp", "token_count")
+_READ: Final = operator.itemgetter(*_READ_FIELDS)
 _WHERE: Final = "a message"
 _WHERE_STAMP: Final = "a message.timestamp"
 
@@ -167,7 +171,7 @@ class TalkifaiProvider(HTTPProvider):
         )
         async with aclosing(pages):
             async for batch in pages:
-                yield [self._message(conversation_id, r, occurrences) for r in batch]
+                yield self._messages(conversation_id, batch, occurrences)
 
     async def _desc(
         self, conversation_id: str, fetch: Callable[[int, int], Any], limit: int
@@ -196,38 +200,84 @@ class TalkifaiProvider(HTTPProvider):
             yield self._descending(conversation_id, pending)
 
     def _descending(self, conversation_id: str, records: Sequence[Record]) -> list[Message]:
-        occurrences = Occurrences()
-        messages = [self._message(conversation_id, r, occurrences) for r in records]
+        messages = self._messages(conversation_id, records, Occurrences())
         messages.reverse()
         return messages
 
-    def _message(self, conversation_id: str, record: Record, occurrences: Occurrences) -> Message:
-        # The hot path of every read: plain lookups for the usual shapes, and the checked
-        # readers of `_fields` (which name the field in their error) for anything else.
-        role, content, stamp = record.get("role"), record.get("content"), record.get("timestamp")
-        if type(role) is not str or type(content) is not str or type(stamp) is not str:
-            role = f.get_str("talkifai", record, "role", _WHERE)
-            content = f.get_str("talkifai", record, "content", _WHERE)
-            stamp = f.get_str("talkifai", record, "timestamp", _WHERE)
-        created_at = f.read_timestamp(stamp, assume=self.timezone)
-        if created_at is None:  # raise, naming the field
-            created_at = f.parse_timestamp("talkifai", stamp, _WHERE_STAMP, assume=self.timezone)
+    def _messages(
+        self, conversation_id: str, records: Sequence[Record], occurrences: Occurrences
+    ) -> list[Message]:
+        """
+        The page reader: one pass over ascending records, each read, checked and built.
+
+        A record in the usual shape is read with plain lookups and built through the
+        trusted constructor; any other goes to `_checked_message`, whose checked readers
+        name the field in their error. *occurrences* counts identical messages across
+        pages, for their ids.
+        """
+        zone, provider, roles, fields = self.timezone, self.name, _ROLES, _FIELDS
+        read_timestamp, count = f.read_timestamp, occurrences.next
+        messages: list[Message] = []
+        append = messages.append
+        for record in records:
+            try:
+                role, content, stamp, tokens = _READ(record)
+            except KeyError:  # a field left out: absent reads as null, checked below
+                role, content, stamp, tokens = map(record.get, _READ_FIELDS)
+            if (
+                type(role) is str
+                and type(content) is str
+                and type(stamp) is str
+                and (tokens is None or type(tokens) is int)
+            ):
+                created_at = read_timestamp(stamp, assume=zone)
+                if created_at is not None:
+                    append(
+                        trusted_message(
+                            id=derived_id(
+                                conversation_id, stamp, role, content, count(stamp, role, content)
+                            ),
+                            conversation_id=conversation_id,
+                            role=roles.get(role) or roles.get(role.lower(), Role.UNKNOWN),
+                            content=content,
+                            created_at=created_at,
+                            provider=provider,
+                            sender_id=None,
+                            token_count=tokens,
+                            metadata=EMPTY
+                            if record.keys() <= fields
+                            else MappingProxyType(
+                                {k: v for k, v in record.items() if k not in fields}
+                            ),
+                            # The decoded record is this provider's alone: wrapped
+                            # read-only, not copied.
+                            raw=MappingProxyType(record),
+                        )
+                    )
+                    continue
+            append(self._checked_message(conversation_id, record, occurrences))
+        return messages
+
+    def _checked_message(
+        self, conversation_id: str, record: Record, occurrences: Occurrences
+    ) -> Message:
+        """Read one record that is not in the usual shape: its error names the field."""
+        role = f.get_str("talkifai", record, "role", _WHERE)
+        content = f.get_str("talkifai", record, "content", _WHERE)
+        stamp = f.get_str("talkifai", record, "timestamp", _WHERE)
+        created_at = f.parse_timestamp("talkifai", stamp, _WHERE_STAMP, assume=self.timezone)
         k = occurrences.next(stamp, role, content)
-        tokens = record.get("token_count")
-        if tokens is not None and type(tokens) is not int:
-            tokens = f.get_int_or_none("talkifai", record, "token_count", _WHERE)
-        return Message(
+        tokens = f.get_int_or_none("talkifai", record, "token_count", _WHERE)
+        return trusted_message(
             id=derived_id(conversation_id, stamp, role, content, k),
             conversation_id=conversation_id,
-            role=_ROLES.get(role) or _ROLES.get(role.lower(), Role.UNKNOWN),
+            role=_ROLES.get(role.lower(), Role.UNKNOWN),
             content=content,
             created_at=created_at,
             provider=self.name,
+            sender_id=None,
             token_count=tokens,
-            metadata={}
-            if record.keys() <= _FIELDS
-            else {k2: v for k2, v in record.items() if k2 not in _FIELDS},
-            # The decoded record is this provider's alone: wrapped read-only, not copied.
+            metadata=read_only({k2: v for k2, v in record.items() if k2 not in _FIELDS}),
             raw=MappingProxyType(record),
         )
 
@@ -317,7 +367,9 @@ class TalkifaiProvider(HTTPProvider):
                         group_start, group = index, []
                     group.append(printed)
                     index += 1
-                    message = self._message(conversation_id, record, occurrences)
+                    # The page reader, on a page of one: each record is checked against
+                    # the saved group before the next is read.
+                    (message,) = self._messages(conversation_id, [record], occurrences)
                     position: Mapping[str, Any] = {"offset": group_start, "group": list(group)}
                     if old is not None and old_time is not None:
                         at = message.created_at
@@ -396,12 +448,25 @@ def _check_shift(old: _Anchor, older: int, caught: int) -> None:
 
 
 _FINGERPRINT: Final = ("timestamp", "role", "content", "token_count")
+_PRINTED: Final = operator.itemgetter(*_FINGERPRINT)
 
 
 def _fingerprint(record: Record) -> object:
     # Compared, never hashed: a plain tuple of the fields that tell two records apart.
     # Each must be a plain value: comparing a nested one could recurse without bound.
-    values = tuple(record.get(name) for name in _FINGERPRINT)
+    # The pager takes a print of every record, twice: the usual shape is one check.
+    try:
+        values = _PRINTED(record)
+    except KeyError:  # a field left out prints as null
+        values = tuple(map(record.get, _FINGERPRINT))
+    stamp, role, content, tokens = values
+    if (
+        type(stamp) is str
+        and type(role) is str
+        and type(content) is str
+        and (tokens is None or type(tokens) is int)
+    ):
+        return values
     for name, value in zip(_FINGERPRINT, values, strict=True):
         if isinstance(value, Mapping | list):
             f.fail("talkifai", f"{_WHERE}.{name}", "a plain value", value)
