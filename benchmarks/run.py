@@ -359,6 +359,13 @@ def plot(results: Results, path: Path) -> bool:
     return True
 
 
+_VENDOR_NAMES: Final = {
+    "talkifai": "Talkifai (offset)",
+    "cursor": "cursor API",
+    "convai": "Convai (one answer)",
+}
+
+
 def _plot_costs(axis: Any, costs: list[client_cost.ClientCost]) -> None:
     axis.set_title("(a) client cost per message (lower is better)")
     clients = [c for c in client_cost.CLIENTS if any(r.client == c for r in costs)]
@@ -371,12 +378,12 @@ def _plot_costs(axis: Any, costs: list[client_cost.ClientCost]) -> None:
         positions = [x + i * width for x in range(len(client_cost.VENDORS))]
         axis.bar(positions, values, width, label=client)
     axis.set_xticks([x + width * (len(clients) - 1) / 2 for x in range(len(client_cost.VENDORS))])
-    axis.set_xticklabels(["Talkifai (offset)", "cursor API"])
+    axis.set_xticklabels([_VENDOR_NAMES[v] for v in client_cost.VENDORS])
     axis.set_ylabel("microseconds per message")
     axis.legend()
 
 
-_COLOURS: Final = {"talkifai": "tab:blue", "cursor": "tab:orange"}
+_COLOURS: Final = {"talkifai": "tab:blue", "cursor": "tab:orange", "convai": "tab:green"}
 
 
 def _plot_exports(axis: Any, exports: list[export.Export]) -> None:

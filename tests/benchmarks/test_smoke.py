@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -16,12 +17,14 @@ import pytest
 
 from backscroll import Message
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the benchmarks package sits beside src/, not in it
 
 from benchmarks import client_cost, export, memory, run, throughput  # noqa: E402
-from benchmarks._data import CONVERSATION, PageServer  # noqa: E402
 
 
 def test_backscroll_and_both_httpx_floors_read_every_message() -> None:
@@ -29,45 +32,61 @@ def test_backscroll_and_both_httpx_floors_read_every_message() -> None:
     clients = ("backscroll", "httpx loop", "httpx models")
     rows = client_cost.run(messages=250, rounds=1, clients=clients)
     assert [(r.vendor, r.client) for r in rows] == [
-        (vendor, client) for vendor in ("talkifai", "cursor") for client in clients
+        (vendor, client) for vendor in ("talkifai", "cursor", "convai") for client in clients
     ]
     assert all(r.messages == 250 and r.requests > 0 for r in rows)
     assert client_cost.ratio(rows, "cursor", "backscroll", "httpx loop") is not None
     assert client_cost.ratio(rows, "talkifai", "backscroll", "httpx models") is not None
+    assert client_cost.ratio(rows, "convai", "backscroll", "httpx models") is not None
 
 
-@pytest.mark.parametrize("vendor", ["talkifai", "cursor"])
+@pytest.mark.parametrize("vendor", client_cost.VENDORS)
 def test_the_model_floor_builds_what_backscroll_yields(vendor: str) -> None:
     """The fair floor's objects have every field of backscroll's messages, ids included."""
-    hand = anyio.run(client_cost.hand_messages, vendor, 350)
-    server = PageServer(vendor, 350)
-
-    async def read() -> list[Message]:
-        async with client_cost.mock_client(server) as client:
-            provider = client_cost.make_provider(vendor, client)
-            async with provider:
-                return [m async for m in provider.messages(CONVERSATION)]
-
-    messages = anyio.run(read)
+    hand = anyio.run(client_cost.hand_messages, vendor, 351)
+    messages = anyio.run(client_cost.backscroll_messages, vendor, 351)
     fields = [field.name for field in attrs.fields(Message)]
     assert fields == [field.name for field in attrs.fields(client_cost.HandMessage)]
-    assert len(hand) == len(messages) == 350
+    assert len(hand) == len(messages) == 351
     for built, message in zip(hand, messages, strict=True):
         assert {f: getattr(built, f) for f in fields} == {f: getattr(message, f) for f in fields}
+
+
+def test_the_benchmark_refuses_a_fair_floor_that_builds_something_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The self-check of run() names the field where the floor and backscroll part."""
+    real = client_cost.convai_models
+
+    def shifted(interactions: list[Any]) -> Iterator[client_cost.HandMessage]:
+        for message in real(interactions):
+            yield attrs.evolve(message, content=message.content + " ")
+
+    monkeypatch.setattr(client_cost, "convai_models", shifted)
+    with pytest.raises(AssertionError, match="message 0's content differs"):
+        client_cost.same_messages("convai", 5)
 
 
 def test_the_requests_loop_reads_every_message() -> None:
     """The vendors' requests snippet, on a requests adapter, reads the same messages."""
     pytest.importorskip("requests")
     rows = client_cost.run(messages=150, rounds=1, clients=("requests loop",))
-    assert {(r.vendor, r.messages) for r in rows} == {("talkifai", 150), ("cursor", 150)}
+    assert {(r.vendor, r.messages) for r in rows} == {
+        ("talkifai", 150),
+        ("cursor", 150),
+        ("convai", 150),
+    }
 
 
 def test_dlt_reads_every_message() -> None:
     """The paginators of dlt's RESTClient read the same messages over the same adapter."""
     pytest.importorskip("dlt")
     rows = client_cost.run(messages=150, rounds=1, clients=("dlt RESTClient",))
-    assert {(r.vendor, r.messages) for r in rows} == {("talkifai", 150), ("cursor", 150)}
+    assert {(r.vendor, r.messages) for r in rows} == {
+        ("talkifai", 150),
+        ("cursor", 150),
+        ("convai", 150),
+    }
 
 
 def test_a_conversation_of_whole_pages_is_refused() -> None:
