@@ -57,6 +57,7 @@ __all__ = [
     "ClientCost",
     "HandMessage",
     "backscroll_messages",
+    "convai_interactions",
     "convai_models",
     "hand_messages",
     "make_provider",
@@ -195,7 +196,7 @@ async def _httpx_cursor(server: PageServer) -> int:
             after = body["pagination"]["next_cursor"]
 
 
-async def _convai_interactions(client: httpx.AsyncClient) -> list[Any]:
+async def convai_interactions(client: httpx.AsyncClient) -> list[Any]:
     """The session's interactions: ``list`` to find it, then ``details``, as documented."""
     headers = {"CONVAI-API-KEY": _TOKEN}
     listed = await client.post(
@@ -218,7 +219,7 @@ async def _convai_interactions(client: httpx.AsyncClient) -> list[Any]:
 async def _httpx_convai(server: PageServer) -> int:
     count = 0
     async with mock_client(server) as client:
-        for i in await _convai_interactions(client):
+        for i in await convai_interactions(client):
             at = datetime.fromisoformat(i["timestamp"])
             for entry in i["interaction"]:
                 _row = (entry["speaker"], entry["message"], at)
@@ -359,7 +360,7 @@ def convai_models(interactions: list[Any]) -> Iterator[HandMessage]:
 async def _models_convai(server: PageServer, out: list[HandMessage] | None = None) -> int:
     count = 0
     async with mock_client(server) as client:
-        for message in convai_models(await _convai_interactions(client)):
+        for message in convai_models(await convai_interactions(client)):
             if out is not None:
                 out.append(message)
             count += 1
