@@ -768,9 +768,9 @@ def main(argv: Sequence[str] | None = None) -> Results:
     ``python -m benchmarks.run [--smoke | --quick] [--only a,b,c,d,r] [--without-speed]``.
 
     ``--plot PATH`` and ``--report PATH`` say where the plot and the Markdown tables go
-    (by default docs/benchmarks.png and `REPORT`, written only by a run of every benchmark
-    at full or quick sizes, so that a partial or smoke run never replaces what the docs
-    show); ``--no-plot`` draws nothing.
+    (by default docs/benchmarks.png, drawn only by a full run of every benchmark, and
+    `REPORT`, written by a full or quick one, so that a partial or smoke run never replaces
+    what the docs show); ``--no-plot`` draws nothing.
     """
     parser = argparse.ArgumentParser(description="Run backscroll's benchmarks.")
     size = parser.add_mutually_exclusive_group()
@@ -798,11 +798,12 @@ def main(argv: Sequence[str] | None = None) -> Results:
     if report is not None:
         report.write_text(text)
         print(f"report: {report}")
-    plot_path = args.plot or (DEFAULT_PLOT if whole else None)
+    # The plot shows (b) over every concurrency: a quick run's would be half empty.
+    plot_path = args.plot or (DEFAULT_PLOT if whole and name == "full" else None)
     if args.no_plot:
         pass
     elif plot_path is None:
-        print("plot: skipped for a partial or smoke run; pass --plot PATH to draw one")
+        print("plot: skipped for a partial, quick or smoke run; pass --plot PATH to draw one")
     elif plot(results, plot_path):
         print(f"plot: {plot_path}")
     else:
