@@ -4,7 +4,8 @@ backscroll's tasks: ``nox`` runs exactly what CI runs.
 In this order:
 
 - ``lint``: ruff's linter and its formatter check;
-- ``typecheck``: ``mypy --strict`` over src, tests and this file, with every extra installed;
+- ``typecheck``: ``mypy --strict`` over src, tests, benchmarks and this file, with every
+  extra installed;
 - ``docs``: the documentation, built strictly (any warning fails it);
 - ``integrations``: each framework integration with only its own extra installed, and
   its module's coverage;

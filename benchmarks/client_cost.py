@@ -6,7 +6,8 @@ through `httpx.MockTransport` for the httpx clients and a `requests` adapter for
 others, so the server costs a dictionary lookup and no socket is opened. What is left is
 the client: building requests, decoding JSON, reading the records.
 
-The clients, for the Talkifai (offset) and cursor (timestamp cursor) APIs:
+The clients, for the Talkifai (offset), cursor (timestamp cursor) and Convai (one
+``details`` answer per session, after a ``list``) APIs:
 
 - ``backscroll``: the provider's ``messages()``, one `backscroll.Message` each;
 - ``httpx loop``: the tuple floor, a hand-written async loop on one `httpx.AsyncClient`
@@ -14,11 +15,13 @@ The clients, for the Talkifai (offset) and cursor (timestamp cursor) APIs:
 - ``httpx models``: the fair floor, the same loop building what a user who wants model
   objects would write: a frozen attrs class with `backscroll.Message`'s ten fields (no
   converters, no validation, plain dicts, no read-only views), with the same ids (the
-  cursor API's own; for Talkifai the hash `backscroll` derives, written out by hand);
+  cursor API's own; for Talkifai and Convai the hash `backscroll` derives, written out by
+  hand; Convai's interactions sorted by time first, as backscroll does);
 - ``requests loop``: the vendors' own snippets (``requests`` in a loop), with one
   `requests.Session` and the same tuples;
 - ``dlt RESTClient``: dlt's paginator (`OffsetPaginator`, `JSONResponseCursorPaginator`)
-  over a `requests.Session`, the same tuples from its pages.
+  over a `requests.Session`, the same tuples from its pages (Convai: one POST,
+  `SinglePagePaginator`).
 
 Each client reads the whole conversation once to fill the cache, then the clients take
 turns (round robin) for several rounds; a client's cost is its fastest round, and the
@@ -32,17 +35,17 @@ import hashlib
 import importlib
 import math
 import time
-from collections.abc import Mapping
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import urlsplit
 
 import anyio
 import attrs
 import httpx
 
-from backscroll import CursorProvider, Role, TalkifaiProvider
-from benchmarks._data import CONVERSATION, CURSOR_LIMIT, TALKIFAI_LIMIT, PageServer
+from backscroll import ConvaiProvider, CursorProvider, Message, Role, TalkifaiProvider
+from benchmarks._data import CHARACTER, CONVERSATION, CURSOR_LIMIT, TALKIFAI_LIMIT, PageServer
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -53,10 +56,14 @@ __all__ = [
     "TUPLE_FLOOR",
     "ClientCost",
     "HandMessage",
+    "backscroll_messages",
+    "convai_interactions",
+    "convai_models",
     "hand_messages",
     "make_provider",
     "mock_client",
     "run",
+    "same_messages",
 ]
 
 #: The clients, in the order of the table; the first is the one measured against the second.
@@ -64,7 +71,7 @@ CLIENTS: Final = ("backscroll", "httpx loop", "httpx models", "requests loop", "
 #: The two floors: tuples, and model objects with the same fields and ids as a `Message`.
 TUPLE_FLOOR: Final = "httpx loop"
 MODEL_FLOOR: Final = "httpx models"
-VENDORS: Final = ("talkifai", "cursor")
+VENDORS: Final = ("talkifai", "cursor", "convai")
 
 _TOKEN: Final = "bench-token-0123456789"
 _TALKIFAI_ROOT: Final = "https://api.talkifai.dev"
@@ -77,6 +84,8 @@ _CURSOR_PARAMS: Final = {
     "limit": str(CURSOR_LIMIT),
     "include_meta": "true",
 }
+_CONVAI_ROOT: Final = "https://api.convai.com"
+_CONVAI_PATH: Final = "/character/chatHistory/"
 _JSON: Final = {"content-type": "application/json"}
 
 
@@ -110,15 +119,23 @@ def mock_client(server: PageServer) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` whose every request *server* answers, offline."""
 
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=server(request.url.query.decode()), headers=_JSON)
+        key = request.content if request.method == "POST" else request.url.query
+        return httpx.Response(200, content=server(key.decode()), headers=_JSON)
 
     return httpx.AsyncClient(transport=httpx.MockTransport(handler))
 
 
-def make_provider(vendor: str, client: httpx.AsyncClient) -> TalkifaiProvider | CursorProvider:
+Provider = TalkifaiProvider | CursorProvider | ConvaiProvider
+
+
+def make_provider(vendor: str, client: httpx.AsyncClient) -> Provider:
     """The *vendor*'s provider on *client*, as the benchmark builds it."""
     if vendor == "talkifai":
         return TalkifaiProvider(token=_TOKEN, base_url=_TALKIFAI_ROOT, http_client=client)
+    if vendor == "convai":
+        return ConvaiProvider(
+            api_key=_TOKEN, character_id=CHARACTER, base_url=_CONVAI_ROOT, http_client=client
+        )
     return CursorProvider(api_key=_TOKEN, base_url=_CURSOR_ROOT, http_client=client)
 
 
@@ -127,6 +144,8 @@ async def _backscroll(vendor: str, server: PageServer) -> int:
         count = 0
         provider = make_provider(vendor, client)
         async with provider:
+            if isinstance(provider, ConvaiProvider):  # find the session, as a user would
+                [_session] = [c.id async for c in provider.conversations()]
             async for _message in provider.messages(CONVERSATION):
                 count += 1
         return count
@@ -177,6 +196,37 @@ async def _httpx_cursor(server: PageServer) -> int:
             after = body["pagination"]["next_cursor"]
 
 
+async def convai_interactions(client: httpx.AsyncClient) -> list[Any]:
+    """The session's interactions: ``list`` to find it, then ``details``, as documented."""
+    headers = {"CONVAI-API-KEY": _TOKEN}
+    listed = await client.post(
+        _CONVAI_ROOT + _CONVAI_PATH + "list",
+        json={"charID": CHARACTER, "limit": "-1"},
+        headers=headers,
+    )
+    listed.raise_for_status()
+    [session] = [s["sessionID"] for s in listed.json()]
+    response = await client.post(
+        _CONVAI_ROOT + _CONVAI_PATH + "details",
+        json={"charID": CHARACTER, "sessionID": session},
+        headers=headers,
+    )
+    response.raise_for_status()
+    interactions: list[Any] = response.json()
+    return interactions
+
+
+async def _httpx_convai(server: PageServer) -> int:
+    count = 0
+    async with mock_client(server) as client:
+        for i in await convai_interactions(client):
+            at = datetime.fromisoformat(i["timestamp"])
+            for entry in i["interaction"]:
+                _row = (entry["speaker"], entry["message"], at)
+                count += 1
+    return count
+
+
 # The fair floor: the same loops, building what a user who wants model objects writes.
 
 
@@ -198,6 +248,7 @@ class HandMessage:
 
 _TALKIFAI_ROLES: Final = {"user": Role.USER, "assistant": Role.ASSISTANT, "system": Role.SYSTEM}
 _CURSOR_ROLES: Final = {"user": Role.USER, "ai": Role.ASSISTANT, "system": Role.SYSTEM}
+_CONVAI_ROLES: Final = {"User": Role.USER, "Character": Role.ASSISTANT}
 
 
 def _hand_id(conversation_id: str, stamp: str, role: str, content: str, k: int) -> str:
@@ -272,12 +323,89 @@ async def _models_cursor(server: PageServer, out: list[HandMessage] | None = Non
             after = body["pagination"]["next_cursor"]
 
 
+def convai_models(interactions: list[Any]) -> Iterator[HandMessage]:
+    """
+    The fair floor's Convai messages, built one at a time from the decoded ``details``.
+
+    The interactions are sorted by time (stable, so a session's order within a moment
+    stays) before the ids are counted, which gives backscroll's ids and order; nothing but
+    the decoded response is held.
+    """
+    interactions.sort(key=lambda i: i["timestamp"])
+    stamp_now: str | None = None
+    seen: dict[tuple[str, str], int] = {}  # identical entries at the current timestamp
+    for i in interactions:
+        stamp = i["timestamp"]
+        if stamp != stamp_now:
+            stamp_now, seen = stamp, {}
+        at = datetime.fromisoformat(stamp).replace(tzinfo=UTC)  # naive: read as UTC
+        header = {k: v for k, v in i.items() if k != "interaction"}
+        extras = {k: v for k, v in header.items() if k != "timestamp"}
+        for position, entry in enumerate(i["interaction"]):
+            speaker, text = entry["speaker"], entry["message"]
+            k = seen.get((speaker, text), 0)
+            seen[speaker, text] = k + 1
+            yield HandMessage(
+                id=_hand_id(CONVERSATION, stamp, speaker, text, k),
+                conversation_id=CONVERSATION,
+                role=_CONVAI_ROLES.get(speaker, Role.UNKNOWN),
+                content=text,
+                created_at=at,
+                provider="convai",
+                metadata=extras,
+                raw={"interaction": header, "position": position, "entry": entry},
+            )
+
+
+async def _models_convai(server: PageServer, out: list[HandMessage] | None = None) -> int:
+    count = 0
+    async with mock_client(server) as client:
+        for message in convai_models(await convai_interactions(client)):
+            if out is not None:
+                out.append(message)
+            count += 1
+    return count
+
+
+_MODELS: Final = {"talkifai": _models_talkifai, "cursor": _models_cursor, "convai": _models_convai}
+
+
 async def hand_messages(vendor: str, messages: int) -> list[HandMessage]:
     """Every message the fair floor builds for *vendor*, kept (to check it against backscroll)."""
     out: list[HandMessage] = []
-    server = PageServer(vendor, messages)
-    await (_models_talkifai if vendor == "talkifai" else _models_cursor)(server, out)
+    await _MODELS[vendor](PageServer(vendor, messages), out)
     return out
+
+
+async def backscroll_messages(vendor: str, messages: int) -> list[Message]:
+    """Every message backscroll yields for *vendor*, kept (to check the fair floor with)."""
+    async with mock_client(PageServer(vendor, messages)) as client:
+        provider = make_provider(vendor, client)
+        async with provider:
+            return [m async for m in provider.messages(CONVERSATION)]
+
+
+def same_messages(vendor: str, messages: int) -> None:
+    """
+    Check that the fair floor builds what backscroll yields: every field of every message.
+
+    Raises:
+        AssertionError: a message or a field differs (the first one is named).
+    """
+    hand = anyio.run(hand_messages, vendor, messages)
+    real = anyio.run(backscroll_messages, vendor, messages)
+    fields = [field.name for field in attrs.fields(Message)]
+    if fields != [field.name for field in attrs.fields(HandMessage)] or len(hand) != len(real):
+        msg = f"{vendor}: the fair floor built {len(hand)} messages, backscroll {len(real)}"
+        raise AssertionError(msg)
+    for index, (built, message) in enumerate(zip(hand, real, strict=True)):
+        for name in fields:
+            if getattr(built, name) != getattr(message, name):
+                msg = (
+                    f"{vendor}: message {index}'s {name} differs: the fair floor built "
+                    f"{getattr(built, name)!r}, backscroll {getattr(message, name)!r}"
+                )
+                raise AssertionError(msg)
 
 
 def _requests_session(server: PageServer) -> Any:
@@ -291,7 +419,9 @@ def _requests_session(server: PageServer) -> Any:
             response = requests.Response()
             response.status_code = 200
             response.reason = "OK"
-            response._content = server(urlsplit(request.url).query)  # noqa: SLF001
+            body = request.body
+            key = body.decode() if isinstance(body, bytes) else body or urlsplit(request.url).query
+            response._content = server(key)  # noqa: SLF001
             response.headers = structures.CaseInsensitiveDict(_JSON)
             response.encoding = "utf-8"
             response.url = request.url
@@ -345,6 +475,31 @@ def _requests_cursor(server: PageServer) -> int:
             after = body["pagination"]["next_cursor"]
 
 
+def _requests_convai(server: PageServer) -> int:
+    headers = {"CONVAI-API-KEY": _TOKEN}
+    count = 0
+    with _requests_session(server) as session:
+        listed = session.post(
+            _CONVAI_ROOT + _CONVAI_PATH + "list",
+            json={"charID": CHARACTER, "limit": "-1"},
+            headers=headers,
+        )
+        listed.raise_for_status()
+        [session_id] = [s["sessionID"] for s in listed.json()]
+        response = session.post(
+            _CONVAI_ROOT + _CONVAI_PATH + "details",
+            json={"charID": CHARACTER, "sessionID": session_id},
+            headers=headers,
+        )
+        response.raise_for_status()
+        for i in response.json():
+            at = datetime.fromisoformat(i["timestamp"])
+            for entry in i["interaction"]:
+                _row = (entry["speaker"], entry["message"], at)
+                count += 1
+    return count
+
+
 def _dlt_talkifai(server: PageServer) -> int:
     rest_client = importlib.import_module("dlt.sources.helpers.rest_client")
     paginators = importlib.import_module("dlt.sources.helpers.rest_client.paginators")
@@ -390,19 +545,47 @@ def _dlt_cursor(server: PageServer) -> int:
     return count
 
 
+def _dlt_convai(server: PageServer) -> int:
+    rest_client = importlib.import_module("dlt.sources.helpers.rest_client")
+    paginators = importlib.import_module("dlt.sources.helpers.rest_client.paginators")
+    client = rest_client.RESTClient(
+        base_url=_CONVAI_ROOT + _CONVAI_PATH,
+        headers={"CONVAI-API-KEY": _TOKEN},
+        session=_requests_session(server),
+        paginator=paginators.SinglePagePaginator(),
+    )
+    listed = client.post("list", json={"charID": CHARACTER, "limit": "-1"})
+    [session_id] = [s["sessionID"] for s in listed.json()]
+    count = 0
+    body = {"charID": CHARACTER, "sessionID": session_id}
+    for page in client.paginate("details", method="POST", json=body):
+        for i in page:
+            at = datetime.fromisoformat(i["timestamp"])
+            for entry in i["interaction"]:
+                _row = (entry["speaker"], entry["message"], at)
+                count += 1
+    return count
+
+
+_LOOPS: Final[dict[str, Mapping[str, Callable[..., Any]]]] = {
+    "httpx loop": {"talkifai": _httpx_talkifai, "cursor": _httpx_cursor, "convai": _httpx_convai},
+    "httpx models": _MODELS,
+    "requests loop": {
+        "talkifai": _requests_talkifai,
+        "cursor": _requests_cursor,
+        "convai": _requests_convai,
+    },
+    "dlt RESTClient": {"talkifai": _dlt_talkifai, "cursor": _dlt_cursor, "convai": _dlt_convai},
+}
+
+
 def _runner(client: str, vendor: str) -> Callable[[PageServer], int]:
-    talkifai = vendor == "talkifai"
     if client == "backscroll":
         return lambda server: anyio.run(_backscroll, vendor, server)
-    if client == "httpx loop":
-        loop = _httpx_talkifai if talkifai else _httpx_cursor
+    loop = _LOOPS[client][vendor]
+    if client in {"httpx loop", "httpx models"}:
         return lambda server: anyio.run(loop, server)
-    if client == "httpx models":
-        models = _models_talkifai if talkifai else _models_cursor
-        return lambda server: anyio.run(models, server)
-    if client == "requests loop":
-        return _requests_talkifai if talkifai else _requests_cursor
-    return _dlt_talkifai if talkifai else _dlt_cursor
+    return cast("Callable[[PageServer], int]", loop)
 
 
 def available(client: str) -> bool:
@@ -431,7 +614,8 @@ def run(
     Measure each client on each vendor's API over a conversation of *messages* messages.
 
     Clients whose packages are missing are left out. Raises `AssertionError` if a client
-    reads a different number of messages than the conversation holds.
+    reads a different number of messages than the conversation holds, or the fair floor
+    builds anything but what backscroll yields (`same_messages`).
     """
     if messages % TALKIFAI_LIMIT == 0:
         # The last page would be full, and past the end Talkifai repeats it: the loops a
@@ -441,6 +625,8 @@ def run(
     results: list[ClientCost] = []
     for vendor in vendors:
         present = [c for c in clients if available(c)]
+        if MODEL_FLOOR in present:
+            same_messages(vendor, messages)
         servers = {c: PageServer(vendor, messages) for c in present}
         runners = {c: _runner(c, vendor) for c in present}
         requests: dict[str, int] = {}

@@ -376,7 +376,7 @@ class _OffsetReader(Generic[R]):
         restarts = 0
         while True:
             try:
-                new, answered = await self._next(recent)
+                new, answered, prints = await self._next(recent)
             except PaginationError:
                 if not held or restarts:
                     raise
@@ -397,10 +397,10 @@ class _OffsetReader(Generic[R]):
             if answered >= self.limit:
                 self.served = max(self.served or 0, answered)
             self.count += len(new)
-            recent.extend(self.fingerprint(record) for record in new)
+            recent.extend(prints)
             if self.count == len(new):
                 held = new  # the first page waits for the second answer
-                self.head = [self.fingerprint(record) for record in new[:2]]
+                self.head = prints[:2]
             else:
                 yield new
             if answered < self.limit:
@@ -467,19 +467,26 @@ class _OffsetReader(Generic[R]):
 
     async def _next(  # noqa: C901, PLR0912 - a branch per reading
         self, recent: deque[object]
-    ) -> tuple[Sequence[R], int]:
-        """The records after the last one read, and how many the vendor answered."""
+    ) -> tuple[Sequence[R], int, list[object]]:
+        """
+        The records after the last one read, how many the vendor answered, and their prints.
+
+        Every record of an answer is fingerprinted once, here, before anything of it is
+        yielded (a record that cannot be fingerprinted fails the read at this answer).
+        """
         if not self.count:
             page = await self.request(self.start, self.limit)
+            prints = [self.fingerprint(record) for record in page]
             if self.doubted:
                 # The first answer was in doubt: take it only once two answers in a row
                 # agree, so that a stale cache's turn cannot fall on it every time.
                 for _ in range(MAX_STALLS):
                     again = await self.request(self.start, self.limit)
-                    if [self.fingerprint(r) for r in again] == [self.fingerprint(r) for r in page]:
+                    again_prints = [self.fingerprint(record) for record in again]
+                    if again_prints == prints:
                         break
-                    page = again
-            return page, len(page)
+                    page, prints = again, again_prints
+            return page, len(page), prints
         overlap = self.overlap(recent)
         offset = self.start + self.count - overlap
         expected = list(recent)[-overlap:]
@@ -499,7 +506,7 @@ class _OffsetReader(Generic[R]):
                 again = await self.request(offset, self.limit)
                 if [self.fingerprint(record) for record in again] != prints:
                     continue
-            return page[overlap:], len(page)
+            return page[overlap:], len(page), prints[overlap:]
         if not page:
             first = "nothing"
         elif [self.fingerprint(record) for record in page[:2]] == self.head:

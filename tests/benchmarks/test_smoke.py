@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import attrs
@@ -16,12 +17,14 @@ import pytest
 
 from backscroll import Message
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the benchmarks package sits beside src/, not in it
 
-from benchmarks import client_cost, export, memory, run, throughput  # noqa: E402
-from benchmarks._data import CONVERSATION, PageServer  # noqa: E402
+from benchmarks import client_cost, export, memory, round_trips, run, throughput  # noqa: E402
 
 
 def test_backscroll_and_both_httpx_floors_read_every_message() -> None:
@@ -29,45 +32,61 @@ def test_backscroll_and_both_httpx_floors_read_every_message() -> None:
     clients = ("backscroll", "httpx loop", "httpx models")
     rows = client_cost.run(messages=250, rounds=1, clients=clients)
     assert [(r.vendor, r.client) for r in rows] == [
-        (vendor, client) for vendor in ("talkifai", "cursor") for client in clients
+        (vendor, client) for vendor in ("talkifai", "cursor", "convai") for client in clients
     ]
     assert all(r.messages == 250 and r.requests > 0 for r in rows)
     assert client_cost.ratio(rows, "cursor", "backscroll", "httpx loop") is not None
     assert client_cost.ratio(rows, "talkifai", "backscroll", "httpx models") is not None
+    assert client_cost.ratio(rows, "convai", "backscroll", "httpx models") is not None
 
 
-@pytest.mark.parametrize("vendor", ["talkifai", "cursor"])
+@pytest.mark.parametrize("vendor", client_cost.VENDORS)
 def test_the_model_floor_builds_what_backscroll_yields(vendor: str) -> None:
     """The fair floor's objects have every field of backscroll's messages, ids included."""
-    hand = anyio.run(client_cost.hand_messages, vendor, 350)
-    server = PageServer(vendor, 350)
-
-    async def read() -> list[Message]:
-        async with client_cost.mock_client(server) as client:
-            provider = client_cost.make_provider(vendor, client)
-            async with provider:
-                return [m async for m in provider.messages(CONVERSATION)]
-
-    messages = anyio.run(read)
+    hand = anyio.run(client_cost.hand_messages, vendor, 351)
+    messages = anyio.run(client_cost.backscroll_messages, vendor, 351)
     fields = [field.name for field in attrs.fields(Message)]
     assert fields == [field.name for field in attrs.fields(client_cost.HandMessage)]
-    assert len(hand) == len(messages) == 350
+    assert len(hand) == len(messages) == 351
     for built, message in zip(hand, messages, strict=True):
         assert {f: getattr(built, f) for f in fields} == {f: getattr(message, f) for f in fields}
+
+
+def test_the_benchmark_refuses_a_fair_floor_that_builds_something_else(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The self-check of run() names the field where the floor and backscroll part."""
+    real = client_cost.convai_models
+
+    def shifted(interactions: list[Any]) -> Iterator[client_cost.HandMessage]:
+        for message in real(interactions):
+            yield attrs.evolve(message, content=message.content + " ")
+
+    monkeypatch.setattr(client_cost, "convai_models", shifted)
+    with pytest.raises(AssertionError, match="message 0's content differs"):
+        client_cost.same_messages("convai", 5)
 
 
 def test_the_requests_loop_reads_every_message() -> None:
     """The vendors' requests snippet, on a requests adapter, reads the same messages."""
     pytest.importorskip("requests")
     rows = client_cost.run(messages=150, rounds=1, clients=("requests loop",))
-    assert {(r.vendor, r.messages) for r in rows} == {("talkifai", 150), ("cursor", 150)}
+    assert {(r.vendor, r.messages) for r in rows} == {
+        ("talkifai", 150),
+        ("cursor", 150),
+        ("convai", 150),
+    }
 
 
 def test_dlt_reads_every_message() -> None:
     """The paginators of dlt's RESTClient read the same messages over the same adapter."""
     pytest.importorskip("dlt")
     rows = client_cost.run(messages=150, rounds=1, clients=("dlt RESTClient",))
-    assert {(r.vendor, r.messages) for r in rows} == {("talkifai", 150), ("cursor", 150)}
+    assert {(r.vendor, r.messages) for r in rows} == {
+        ("talkifai", 150),
+        ("cursor", 150),
+        ("convai", 150),
+    }
 
 
 def test_a_conversation_of_whole_pages_is_refused() -> None:
@@ -120,11 +139,16 @@ def test_the_ideal_waits_for_the_busiest_reader() -> None:
 
 
 def test_memory_streams_in_a_child_process() -> None:
-    """Each vendor streams its conversation in a fresh child that reports its RSS."""
+    """Each vendor streams in a fresh child that reports its RSS; Convai's fair floor too."""
     if sys.platform == "win32":
         pytest.skip("the memory benchmark reads POSIX or Linux process counters")
-    rows = memory.run(messages=2_000)
-    assert [(r.vendor, r.messages) for r in rows] == [("talkifai", 2_000), ("cursor", 2_000)]
+    rows = memory.run(messages=2_000, convai_messages=1_001)
+    assert [(r.vendor, r.client, r.messages) for r in rows] == [
+        ("talkifai", "backscroll", 2_000),
+        ("cursor", "backscroll", 2_000),
+        ("convai", "backscroll", 1_001),
+        ("convai", "httpx models", 1_001),
+    ]
     assert all(r.peak >= r.baseline > 0 and len(r.samples) > 2 for r in rows)
 
 
@@ -140,37 +164,72 @@ def test_throughput_migrates_into_every_sink() -> None:
     ]
 
 
-def _cost(client: str, best: float) -> client_cost.ClientCost:
+def _cost(client: str, best: float, vendor: str = "cursor") -> client_cost.ClientCost:
     return client_cost.ClientCost(
-        vendor="cursor", client=client, messages=100, requests=2, best=best, median=best, cpu=best
+        vendor=vendor, client=client, messages=100, requests=2, best=best, median=best, cpu=best
+    )
+
+
+def _export(vendor: str, client: str, wall: float) -> export.Export:
+    return export.Export(
+        vendor=vendor,
+        client=client,
+        concurrency=16,
+        conversations=10,
+        messages=1000,
+        requests=100,
+        latency=0.02,
+        wall=wall,
+        round_trips=6,
+    )
+
+
+def _memory(vendor: str, growth: float, client: str = "backscroll") -> memory.Memory:
+    return memory.Memory(
+        vendor=vendor,
+        messages=10,
+        baseline=30.0,
+        peak=30.0 + growth,
+        samples=((0, 30.0),),
+        client=client,
     )
 
 
 def _results() -> run.Results:
+    floors = {"httpx loop": 1.0, "httpx models": 0.9}
     return run.Results(
-        costs=[_cost("backscroll", 1.1), _cost("httpx loop", 1.0), _cost("httpx models", 0.9)],
+        costs=[
+            _cost(client, best * (1.2 if vendor == "talkifai" else 1.0), vendor)
+            for vendor in ("talkifai", "cursor")
+            for client, best in {"backscroll": 1.1, **floors}.items()
+        ]
+        + [_cost("backscroll", 1.1, "convai"), _cost("httpx models", 0.9, "convai")],
         exports=[
-            export.Export(
-                vendor="cursor",
-                client="backscroll",
-                concurrency=16,
-                conversations=10,
-                messages=1000,
-                requests=100,
-                latency=0.02,
-                wall=0.25,
-                round_trips=6,
-            )
+            _export("talkifai", "backscroll", 0.2),
+            _export("talkifai", "httpx loop", 0.15),
+            _export("cursor", "backscroll", 0.25),
+            _export("cursor", "httpx loop", 0.15),
+        ],
+        speed_exports=[
+            _export("talkifai", "backscroll", 0.13),
+            _export("cursor", "backscroll", 0.13),
         ],
         memories=[
-            memory.Memory(
-                vendor="cursor", messages=10, baseline=30.0, peak=31.0, samples=((0, 30.0),)
-            )
+            _memory("cursor", 1.0),
+            _memory("convai", 30.0),
+            _memory("convai", 34.0, client="httpx models"),
         ],
         throughputs=[
             throughput.Throughput(sink="SqliteSink", messages=100, seconds=0.001),
             throughput.Throughput(sink=throughput.SQLITE_ALONE, messages=100, seconds=0.0012),
             throughput.Throughput(sink=throughput.HAND_SQLITE, messages=100, seconds=0.001),
+        ],
+        requests=[
+            round_trips.RequestCount(
+                vendor=vendor, messages=size, backscroll=2, minimum=1, probes=0
+            )
+            for vendor in ("talkifai", "cursor")
+            for size in (1, 99)
         ],
     )
 
@@ -189,8 +248,35 @@ def test_the_tables_give_a_verdict_on_every_target() -> None:
     assert "cursor at concurrency 16: 48% of the ideal by round trips (50% by requests" in text
     assert "MISSED" in text
     assert "cursor: +1.0 MiB for 10 messages" in text
+    assert "convai: +30.0 MiB for a 10-message session, the hand loop +34.0 MiB" in text
     assert "SqliteSink: 100,000 messages/s (target >= 50,000): met" in text
     assert "SqliteSink: 1.20x a hand executemany of the same rows and commits" in text
+    assert "talkifai: at most 1 request(s) per conversation beyond an exact hand loop" in text
+
+
+def test_the_targets_table_has_every_row_of_issue_15() -> None:
+    """One table, first: each target of the issue with what this run measured and a verdict."""
+    text = run.tables(_results())
+    summary = run.targets(_results())
+    assert text.index(summary) < text.index("### (a)")
+    rows = {line.split(" | ")[0].strip("| ").strip(): line for line in summary.splitlines()[2:]}
+    assert list(rows) == [
+        "per message vs the fair floor, Talkifai / cursor",
+        "per message vs the fair floor, Convai",
+        "per message vs the tuple floor (default install), Talkifai / cursor",
+        "c=16, 20 ms, % of the round-trip ideal, default install",
+        "c=16, 20 ms, % of the round-trip ideal, `speed` extra, asyncio",
+        "Convai 10-message session, RSS growth",
+        "SqliteSink vs a hand executemany",
+        (
+            "requests per conversation beyond an exact hand loop, Talkifai / cursor "
+            "(worst of 2 sizes, 1 to 99)"
+        ),
+    ]
+    verdicts = [line.rstrip(" |").rsplit("| ", 1)[1].strip() for line in rows.values()]
+    assert verdicts == ["MISSED", "met", "met", "MISSED", "met", "met", "MISSED", "met"]
+    assert "1.22x / 1.22x" in rows["per message vs the fair floor, Talkifai / cursor"]
+    assert "(hand httpx loop 80% / 80%)" in summary
 
 
 def test_the_runner_prints_the_tables_of_a_smoke_run(capsys: pytest.CaptureFixture[str]) -> None:
@@ -198,6 +284,19 @@ def test_the_runner_prints_the_tables_of_a_smoke_run(capsys: pytest.CaptureFixtu
     results = run.main(["--smoke", "--only", "d", "--no-plot"])
     assert len(results.throughputs) == 5
     assert "### (d) Migration throughput" in capsys.readouterr().out
+
+
+def test_a_report_path_gets_the_tables_and_a_smoke_run_leaves_the_documented_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--report PATH`` writes what is printed; without it a smoke run writes nothing."""
+    before = run.REPORT.read_bytes() if run.REPORT.exists() else None
+    report = tmp_path / "run.md"
+    run.main(["--smoke", "--only", "r", "--no-plot", "--report", str(report)])
+    assert "### Requests per conversation" in report.read_text()
+    run.main(["--smoke", "--only", "r", "--no-plot"])
+    assert "report:" not in capsys.readouterr().out.split("### Requests")[-1]
+    assert (run.REPORT.read_bytes() if run.REPORT.exists() else None) == before
 
 
 def test_the_plot_is_a_png(tmp_path: Path) -> None:
