@@ -34,6 +34,7 @@ import httpx
 from backscroll import ConvaiProvider, CursorProvider, TalkifaiProvider
 from benchmarks import client_cost
 from benchmarks._data import CHARACTER, CONVERSATION, PageServer
+from benchmarks._install import CHILD_FLAG, child_flags, installed
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
@@ -186,6 +187,7 @@ def run(
         command = [
             *(sys.executable, "-m", "benchmarks.memory", "child", vendor, str(size)),
             *("--client", reader),
+            *child_flags(),  # a default install in the parent is one in the child too
         ]
         done = subprocess.run(command, capture_output=True, text=True, cwd=_ROOT, check=False)
         if done.returncode != 0:
@@ -204,9 +206,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("vendor", nargs="?", default="talkifai")
     parser.add_argument("messages", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--client", default="backscroll", choices=CONVAI_CLIENTS)
+    parser.add_argument(CHILD_FLAG, action="store_true", help="switch the speed extra off")
     args = parser.parse_args(argv)
     if args.mode == "child":
-        result = anyio.run(_stream, args.vendor, args.messages, args.client)
+        with installed(speed=not args.default_install):
+            result = anyio.run(_stream, args.vendor, args.messages, args.client)
         print(json.dumps(attrs.asdict(result)))
         return
     for row in run(messages=args.messages):

@@ -16,7 +16,6 @@ again with it, on asyncio.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import importlib.metadata
 import os
@@ -30,9 +29,10 @@ import attrs
 
 from backscroll import _speed
 from benchmarks import client_cost, export, memory, round_trips, throughput
+from benchmarks._install import installed, speed_available
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Sequence
+    from collections.abc import Callable, Sequence
 
 __all__ = ["REPORT", "SIZES", "Results", "installed", "main", "measure", "tables", "targets"]
 
@@ -126,42 +126,6 @@ class Results:
     sizes: str = ""
     #: What the environment had of the speed extra ("off" after ``--without-speed``).
     speed: str = ""
-
-
-_SPEED_PARTS: Final = ("_orjson", "_sniffio", "_httpx_aiohttp")
-
-
-def speed_available() -> bool:
-    """Whether every part of the ``speed`` extra is installed and not switched off."""
-    return sys.modules.get("sniffio", ...) is not None and all(_speed.speed_installed().values())
-
-
-@contextlib.contextmanager
-def installed(*, speed: bool) -> Iterator[None]:
-    """
-    Run the block as a default install (``speed=False``) or as installed, then restore.
-
-    A default install has no orjson, sniffio or aiohttp transport: backscroll's ``speed``
-    parts are switched off and httpcore finds no sniffio (a ``None`` in `sys.modules`
-    makes ``import sniffio`` fail, as if it were not installed).
-    """
-    if speed:
-        yield
-        return
-    saved = {part: getattr(_speed, part) for part in _SPEED_PARTS}
-    sniffio = sys.modules.get("sniffio", ...)
-    sys.modules["sniffio"] = None  # type: ignore[assignment]
-    for part in _SPEED_PARTS:
-        setattr(_speed, part, None)
-    try:
-        yield
-    finally:
-        for part, value in saved.items():
-            setattr(_speed, part, value)
-        if sniffio is ...:
-            del sys.modules["sniffio"]
-        else:
-            sys.modules["sniffio"] = sniffio
 
 
 def measure(  # noqa: C901 - one small step per benchmark
