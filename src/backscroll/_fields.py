@@ -165,6 +165,8 @@ def read_timestamp(value: object, *, assume: tzinfo = UTC) -> datetime | None:
         if parsed.tzinfo is UTC:  # "Z" and "+00:00", what vendors send: nothing to convert
             return parsed
         if parsed.tzinfo is None:
+            if assume is UTC:
+                return parsed.replace(tzinfo=UTC)
             parsed = parsed.replace(tzinfo=assume)
         # Near year 1 or 9999 the shift to UTC can leave the range datetime can hold.
         return parsed.astimezone(UTC)

@@ -86,6 +86,8 @@ MAX_STALLS: Final = 3
 #: with new messages forever (or a history of more than ten million messages) ends in
 #: `PaginationError` instead of an endless read. Providers take it as ``max_pages``.
 MAX_PAGES: Final = 100_000
+#: About how many messages `single_response` builds before it hands them on.
+_SINGLE_RESPONSE_BATCH: Final = 128
 _ONE_SECOND = timedelta(seconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _FIRST = datetime.min.replace(tzinfo=UTC)
@@ -237,11 +239,19 @@ async def single_response(
     ranked: Sequence[int] = range(len(records))
     if any(later < earlier for earlier, later in itertools.pairwise(times)):
         ranked = sorted(ranked, key=times.__getitem__)
+    # Groups are gathered into batches of about a page: one step of the iteration per
+    # group would cost more than building its messages.
+    batch: list[Message] = []
     for start, end in _groups(ranked, times, ascending=order == "asc"):
         messages = read([records[i] for i in ranked[start:end]], times[ranked[start]])
         if order == "desc":
             messages.reverse()
-        yield messages
+        batch += messages
+        if len(batch) >= _SINGLE_RESPONSE_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _groups(

@@ -49,7 +49,13 @@ CHARACTER: Final = Setting(
     what="a character",
     secret=False,
 )
-_ROLES: Final = {"user": Role.USER, "character": Role.ASSISTANT}
+#: As documented ("User", "Character") first, then any other case, lowered.
+_ROLES: Final = {
+    "User": Role.USER,
+    "Character": Role.ASSISTANT,
+    "user": Role.USER,
+    "character": Role.ASSISTANT,
+}
 _INTERACTION_FIELDS: Final = frozenset({"timestamp", "interaction"})
 _ENTRY_FIELDS: Final = frozenset({"speaker", "message"})
 _SESSION_FIELDS: Final = frozenset({"sessionID", "date", "time"})
@@ -203,14 +209,17 @@ class ConvaiProvider(HTTPProvider):
                 stamp, entries = item.get("timestamp"), item.get("interaction")
                 if type(stamp) is str and type(entries) is list:
                     at = read_timestamp(stamp, assume=zone)
-                    if at is not None and all(
-                        type(entry) is dict
-                        and type(entry.get("speaker")) is str
-                        and type(entry.get("message")) is str
-                        for entry in entries
-                    ):
-                        append(at)
-                        continue
+                    for entry in entries:  # a loop: all() over a generator costs twice this
+                        if not (
+                            type(entry) is dict
+                            and type(entry.get("speaker")) is str
+                            and type(entry.get("message")) is str
+                        ):
+                            break
+                    else:
+                        if at is not None:
+                            append(at)
+                            continue
             append(self._checked_time(item, f"interactions[{index}]"))
         return data, times
 
@@ -244,24 +253,31 @@ class ConvaiProvider(HTTPProvider):
             stamp = interaction["timestamp"]
             extras = {k: v for k, v in interaction.items() if k not in _INTERACTION_FIELDS}
             header = {k: v for k, v in interaction.items() if k != "interaction"}
+            # One read-only view of the interaction's extras, shared by its entries that
+            # add none of their own (the usual shape): nothing can write through it.
+            shared = MappingProxyType(extras) if extras else EMPTY
             for position, entry in enumerate(interaction["interaction"]):
                 speaker, text = entry["speaker"], entry["message"]
                 key = (stamp, speaker, text)
                 k = seen.get(key, 0)
                 seen[key] = k + 1
-                metadata = dict(extras)
-                metadata.update((k2, v) for k2, v in entry.items() if k2 not in _ENTRY_FIELDS)
+                if entry.keys() <= _ENTRY_FIELDS:
+                    metadata = shared
+                else:
+                    merged = dict(extras)
+                    merged.update((k2, v) for k2, v in entry.items() if k2 not in _ENTRY_FIELDS)
+                    metadata = MappingProxyType(merged)
                 messages.append(
                     trusted_message(
                         id=derived_id(conversation_id, stamp, speaker, text, k),
                         conversation_id=conversation_id,
-                        role=roles.get(speaker.lower(), Role.UNKNOWN),
+                        role=roles.get(speaker) or roles.get(speaker.lower(), Role.UNKNOWN),
                         content=text,
                         created_at=at,
                         provider=provider,
                         sender_id=None,
                         token_count=None,
-                        metadata=MappingProxyType(metadata) if metadata else EMPTY,
+                        metadata=metadata,
                         raw=MappingProxyType(
                             {"interaction": header, "position": position, "entry": entry}
                         ),
