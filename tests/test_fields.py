@@ -212,3 +212,29 @@ def test_get_int_or_none_raises_only_response_format_error(value: Any) -> None:
         assert result is None or type(result) is int
         return
     assert "where.n" in message
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30)),  # noqa: DTZ001
+    st.sampled_from([" ", "T"]),
+    st.sampled_from(["auto", "hours", "minutes", "seconds", "milliseconds", "microseconds"]),
+    st.sampled_from([UTC, ZoneInfo("UTC")]),
+)
+def test_a_naive_time_read_in_utc_is_the_time_it_says(
+    at: datetime, sep: str, timespec: str, zone: Any
+) -> None:
+    """Every form of a naive time, read in UTC (either spelling), keeps its fields exactly."""
+    text = at.isoformat(sep=sep, timespec=timespec)
+    read = f.read_timestamp(text, assume=zone)
+    assert read == datetime.fromisoformat(text).replace(tzinfo=UTC)
+    assert read is not None
+    assert read.tzinfo is UTC
+
+
+@given(st.dates(), st.sampled_from([UTC, ZoneInfo("UTC")]))
+def test_a_date_alone_read_in_utc_is_its_midnight(day: Any, zone: Any) -> None:
+    """A date without a time, read in UTC, is midnight UTC (it takes no offset suffix)."""
+    read = f.read_timestamp(day.isoformat(), assume=zone)
+    assert read == datetime(day.year, day.month, day.day, tzinfo=UTC)
+    assert read is not None
+    assert read.tzinfo is UTC

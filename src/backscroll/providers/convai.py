@@ -19,6 +19,7 @@ Vendor quirks, all handled here:
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Unpack
 from backscroll import _fields as f
 from backscroll._ids import derived_id
 from backscroll._models import EMPTY, Conversation, Message, Role, trusted_message
-from backscroll._paging import Window, single_response
+from backscroll._paging import Window, micros, single_response
 from backscroll._provider import HTTPProvider, ProviderOptions, resolve_credential
 from backscroll._registry import Setting, Vendor
 from backscroll._validate import nonempty_str, positive_int
@@ -190,7 +191,7 @@ class ConvaiProvider(HTTPProvider):
 
         return single_response(fetch, read, order)
 
-    def _check(self, data: object) -> tuple[Sequence[Mapping[str, Any]], list[datetime]]:
+    def _check(self, data: object) -> tuple[Sequence[Mapping[str, Any]], array[int]]:
         """
         The whole response checked, and each interaction's time: no message built yet.
 
@@ -202,7 +203,8 @@ class ConvaiProvider(HTTPProvider):
         if not isinstance(data, list):
             f.fail("convai", "the details response", "a list of interactions", data)
         zone, read_timestamp = self.timezone, f.read_timestamp
-        times: list[datetime] = []
+        # 8 bytes an interaction (`micros`), beside the decoded response.
+        times = array("q")
         append = times.append
         for index, item in enumerate(data):
             if type(item) is dict:
@@ -218,9 +220,9 @@ class ConvaiProvider(HTTPProvider):
                             break
                     else:
                         if at is not None:
-                            append(at)
+                            append(micros(at))
                             continue
-            append(self._checked_time(item, f"interactions[{index}]"))
+            append(micros(self._checked_time(item, f"interactions[{index}]")))
         return data, times
 
     def _checked_time(self, item: object, where: str) -> datetime:
