@@ -181,7 +181,7 @@ class ConvaiProvider(HTTPProvider):
     ) -> AsyncIterator[Sequence[Message]]:
         del window, limit  # details has no paging and no server-side window
 
-        async def fetch() -> tuple[Sequence[Mapping[str, Any]], list[datetime]]:
+        async def fetch() -> tuple[Sequence[Mapping[str, Any]], array[int]]:
             body = {"charID": self.character_id, "sessionID": conversation_id}
             data = await self._post("details", body)
             return self._check(data)
