@@ -215,7 +215,8 @@ def trusted_message(
     The provider's page readers build every message through this one function. The caller
     promises what the converters would otherwise make sure of: *created_at* is ``None`` or
     has ``tzinfo`` `datetime.UTC`; *metadata* is a `MappingProxyType` (or `EMPTY`) over a
-    dict of its own; *raw* is ``None`` or a `MappingProxyType`. Anything else builds a
+    dict nobody writes to any more (messages may share one: Convai's entries share their
+    interaction's); *raw* is ``None`` or a `MappingProxyType`. Anything else builds a
     message that is not equal to the one `Message(...)` would build.
     """
     message = _new(Message)
